@@ -1,0 +1,37 @@
+"""`platesearch render` and `platesearch binarize`: look at what the model sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import cv2
+import typer
+
+from platesearch.cli.errors import user_errors
+
+
+def render(
+    text: Annotated[str, typer.Argument(help="Plate text, e.g. AA5149EK (spaces, dashes, Cyrillic look-alikes allowed).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")] = Path("plate.png"),
+    font: Annotated[str, typer.Option(help="Font name from alphabet/glyphs/.")] = "OSP-DIN",
+) -> None:
+    """Render plate text as the 512x64 synthetic plate the search compares photos with."""
+    from platesearch.render import render_plate
+
+    with user_errors():
+        cv2.imwrite(str(output), render_plate(text, font=font))
+    typer.echo(str(output))
+
+
+def binarize(
+    crop: Annotated[Path, typer.Argument(help="A plate crop (any image format).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")] = Path("binarized.png"),
+) -> None:
+    """Binarize a plate crop to the 512x64 black-on-white image the model reads."""
+    from platesearch.binarize import binarize as binarize_crop
+    from platesearch.io import read_image
+
+    with user_errors():
+        cv2.imwrite(str(output), binarize_crop(read_image(crop)))
+    typer.echo(str(output))

@@ -1,0 +1,80 @@
+"""Configuration as data: plate rules and paths, loaded once into frozen, validated models."""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PLATE_RULES_FILE = PACKAGE_DIR / "data" / "plates.yaml"
+
+# Canvas every plate image is brought to: the study's 512x64, black text on white.
+CANVAS_HEIGHT = 64
+CANVAS_WIDTH = 512
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlateFormat(Frozen):
+    """A plate layout such as Ukrainian LLDDDDLL, compiled to a regular expression."""
+
+    id: str
+    name: str
+    layout: str
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return _compile_layout(self.layout)
+
+
+class PlateRules(Frozen):
+    alphabet: str = Field(min_length=1)
+    render_extra: str = ""
+    max_length: int = Field(gt=0)
+    separators: str
+    cyrillic_lookalikes: dict[str, str]
+    formats: tuple[PlateFormat, ...]
+
+    @field_validator("cyrillic_lookalikes")
+    @classmethod
+    def _single_characters(cls, mapping: dict[str, str]) -> dict[str, str]:
+        for key, value in mapping.items():
+            if len(key) != 1 or len(value) != 1:
+                raise ValueError(f"look-alike mapping must be one character to one: {key!r}->{value!r}")
+        return mapping
+
+
+_LAYOUT_SYMBOLS = {"L": "[A-Z]", "D": "[0-9]", "X": "[A-Z0-9]"}
+
+
+_LAYOUT_TOKEN = re.compile(r"[LDX](?:\{\d+(?:,\d+)?\})?")
+
+
+@cache
+def _compile_layout(layout: str) -> re.Pattern[str]:
+    tokens = _LAYOUT_TOKEN.findall(layout)
+    if "".join(tokens) != layout:
+        raise ValueError(f"bad plate layout {layout!r}: use L, D, X and {{m,n}} quantifiers")
+    return re.compile("^" + "".join(_LAYOUT_SYMBOLS[t[0]] + t[1:] for t in tokens) + "$")
+
+
+@cache
+def plate_rules(path: Path = PLATE_RULES_FILE) -> PlateRules:
+    """The plate rules from `platesearch/data/plates.yaml` (validated; cached)."""
+    rules = PlateRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    for plate_format in rules.formats:
+        plate_format.regex  # noqa: B018 - fail at load time on a bad layout, not at first use
+    return rules
+
+
+def alphabet_dir() -> Path:
+    """Where fonts and glyphs live: `$PLATESEARCH_ALPHABET`, else the repository's `alphabet/`."""
+    override = os.environ.get("PLATESEARCH_ALPHABET")
+    return Path(override) if override else PACKAGE_DIR.parent / "alphabet"

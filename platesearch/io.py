@@ -1,0 +1,67 @@
+"""Read any photo the way every stage expects it: upright, 8-bit BGR, or one clear error."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 100_000_000  # refuse decompression bombs above 100 megapixels
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+class ImageReadError(Exception):
+    """An image could not be read; the message names the file and the reason."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any PIL mode: 16-bit and float are rescaled, alpha composited on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        return Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8)).convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an image file as an upright (EXIF orientation applied) uint8 BGR array.
+
+    Raises ImageReadError for a missing, unreadable, truncated, non-image or oversized file.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageReadError(path, f"{width}x{height} is {width * height / 1e6:.0f} MP, above the limit of {max_pixels / 1e6:.0f} MP")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image.load()
+            upright = ImageOps.exif_transpose(image) or image
+            rgb = np.asarray(_to_rgb(upright))
+    except ImageReadError:
+        raise
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a directory") from None
+    except PermissionError:
+        raise ImageReadError(path, "permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image (unknown or corrupt format)") from None
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as error:
+        raise ImageReadError(path, f"cannot decode: {error}") from None
+    if rgb.size == 0:
+        raise ImageReadError(path, "image has no pixels")
+    return np.ascontiguousarray(rgb[:, :, ::-1])

@@ -1,0 +1,28 @@
+"""Shared fixtures: where the real data is, and skips with a reason when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+SAMPLE = REPO / "datasets" / "sample"
+
+needs_shared = pytest.mark.skipif(
+    not SHARED_DATASETS.is_dir(),
+    reason=f"real datasets not found at {SHARED_DATASETS} (a user's clone has no ../shared; CI has it)",
+)
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
+    return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def sample() -> Path:
+    return SAMPLE

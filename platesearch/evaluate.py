@@ -113,14 +113,14 @@ def evaluate_dataset(
 
     Without `index_dir`, a temporary index of the dataset's images is built (plate crops
     when the labels have no boxes, full photos with localization when they do).
-    `holdout_only` keeps only plates held out of training (the honest setting for the
-    shipped model).
+    `holdout_only` queries only plates held out of training (the honest setting for the
+    shipped model); the gallery keeps every image of the dataset as a distractor.
     """
     from platesearch.datasets import is_validation_plate, load_dataset
     from platesearch.pipeline import DEFAULT_OCR_WEIGHT, PlateIndex
 
     dataset = load_dataset(dataset_dir)
-    items = [i for i in dataset.items if is_validation_plate(i.plate)] if holdout_only else dataset.items
+    items = dataset.items
     label_of = {str(i.path.absolute()): i for i in items}
     has_boxes = any(i.box is not None for i in items)
     with tempfile.TemporaryDirectory(prefix="platesearch-eval-") as tmp:
@@ -130,7 +130,7 @@ def evaluate_dataset(
         else:
             plate_index = PlateIndex.open(index_dir, embedder)
         with plate_index:
-            queries = list(dict.fromkeys(i.plate for i in items))
+            queries = [p for p in dataset.plates if is_validation_plate(p) or not holdout_only]
             outcomes = []
             for n, plate in enumerate(queries, start=1):
                 results = plate_index.search(plate, k=max(ks), method=method, ocr_weight=DEFAULT_OCR_WEIGHT if ocr_weight is None else ocr_weight)

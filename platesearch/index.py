@@ -112,13 +112,13 @@ class IndexStore:
         self._lock_handle = None
         if writable:
             self._acquire_write_lock()
-        self.db = sqlite3.connect(directory / CATALOG, timeout=30)
+        self.db = sqlite3.connect(directory / CATALOG, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA foreign_keys = ON")
         if writable:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.executescript(SCHEMA)
-        self.vectors = self._load_vectors()
-        self._reconcile(writable)
+        self.db.isolation_level = ""  # back to implicit transactions for writes
+        self.vectors = self._load_consistent_vectors(writable)
 
     # -- opening
     @classmethod
@@ -152,28 +152,34 @@ class IndexStore:
             ) from None
         self._lock_handle = handle
 
-    def _load_vectors(self) -> faiss.IndexIDMap2:
+    def _load_consistent_vectors(self, writable: bool) -> faiss.IndexIDMap2:
+        """Load the vectors that belong to committed catalog rows.
+
+        The catalog's crop ids are read first, in one snapshot, and the FAISS file after:
+        a writer saves vectors before it commits their rows, so the file holds every id of
+        the snapshot, plus perhaps a batch in flight or one whose commit a crash lost.
+        Those extra vectors are dropped (and, for a writer, the file is rewritten).
+        """
+        committed = {row[0] for row in self.db.execute("SELECT id FROM crops")} if self._has_tables() else set()
         path = self.directory / VECTORS
         if path.exists():
-            return faiss.read_index(str(path))
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.manifest.embedding_dim))
-
-    def _reconcile(self, writable: bool) -> None:
-        """Make vectors and catalog agree after an interrupted write."""
-        catalog_ids = {row[0] for row in self.db.execute("SELECT id FROM crops")} if self._has_tables() else set()
-        vector_ids = set(faiss.vector_to_array(self.vectors.id_map).tolist())
-        orphans = vector_ids - catalog_ids  # vectors saved, catalog commit lost: drop them
+            vectors = faiss.read_index(str(path))
+        else:
+            vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.manifest.embedding_dim))
+        stored = set(faiss.vector_to_array(vectors.id_map).tolist())
+        orphans = stored - committed
         if orphans:
-            self.vectors.remove_ids(np.fromiter(orphans, dtype=np.int64))
-            if writable:
+            vectors.remove_ids(np.fromiter(orphans, dtype=np.int64))
+        if writable:
+            self.vectors = vectors
+            if orphans:
                 self._save_vectors()
-        missing = catalog_ids - vector_ids  # cannot happen with our write order; heal anyway
-        if missing and writable:
-            with self.db:
-                self.db.execute(
-                    f"DELETE FROM photos WHERE id IN (SELECT photo_id FROM crops WHERE id IN ({','.join('?' * len(missing))}))",
-                    tuple(missing),
-                )
+            missing = committed - stored  # not from our write order: a damaged or replaced vectors file
+            if missing:
+                marks = ",".join("?" * len(missing))
+                with self.db:
+                    self.db.execute(f"DELETE FROM photos WHERE id IN (SELECT photo_id FROM crops WHERE id IN ({marks}))", tuple(missing))
+        return vectors
 
     def _has_tables(self) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'crops'").fetchone() is not None

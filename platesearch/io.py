@@ -60,7 +60,9 @@ def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         raise ImageReadError(path, "permission denied") from None
     except UnidentifiedImageError:
         raise ImageReadError(path, "not an image (unknown or corrupt format)") from None
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as error:
+    except Image.DecompressionBombError:
+        raise ImageReadError(path, "declared image size is far above the pixel limit (decompression bomb?)") from None
+    except (OSError, ValueError, SyntaxError) as error:
         raise ImageReadError(path, f"cannot decode: {error}") from None
     if rgb.size == 0:
         raise ImageReadError(path, "image has no pixels")

@@ -12,7 +12,7 @@ import numpy as np
 
 from platesearch.binarize import binarize
 from platesearch.index import IndexManifest, IndexStore, NewCrop
-from platesearch.io import IMAGE_SUFFIXES, ImageReadError, read_image
+from platesearch.io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageReadError, read_image
 from platesearch.model import PREPROCESSING_VERSION, PlateEmbedder, default_embedder
 from platesearch.plates import normalize_plate
 from platesearch.render import render_plate
@@ -20,6 +20,7 @@ from platesearch.textmatch import text_similarity
 
 PHOTOS_PER_BATCH = 16
 SEARCH_METHODS = ("embedding", "ocr", "hybrid")
+DEFAULT_SEARCH_METHOD = "embedding"  # chosen by measurement: experiments/RESULTS.md
 DEFAULT_OCR_WEIGHT = 0.5
 
 
@@ -85,6 +86,7 @@ class PlateIndex:
     def __init__(self, store: IndexStore, embedder: PlateEmbedder) -> None:
         self.store = store
         self.embedder = embedder
+        self.max_pixels = DEFAULT_MAX_PIXELS  # images declaring more pixels are refused
 
     @staticmethod
     def _manifest(embedder: PlateEmbedder) -> IndexManifest:
@@ -141,7 +143,7 @@ class PlateIndex:
                 report.skipped += 1
                 continue
             try:
-                image = read_image(path)
+                image = read_image(path, max_pixels=self.max_pixels)
             except ImageReadError as error:
                 failed.append((str(path), error.reason))
                 continue
@@ -176,7 +178,7 @@ class PlateIndex:
         return self.store.remove([str(Path(p).absolute()) for p in paths])
 
     # -- searching
-    def search(self, text: str, k: int = 3, method: str = "embedding", ocr_weight: float = DEFAULT_OCR_WEIGHT) -> list[SearchResult]:
+    def search(self, text: str, k: int = 3, method: str = DEFAULT_SEARCH_METHOD, ocr_weight: float = DEFAULT_OCR_WEIGHT) -> list[SearchResult]:
         """The k photos most likely to show plate `text`, best first (a photo counts once).
 
         method: "embedding" (cosine similarity of the query render and the crops), "ocr"

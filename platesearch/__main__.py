@@ -1,0 +1,5 @@
+"""`python -m platesearch` is the `platesearch` command."""
+
+from platesearch.cli.main import app
+
+app()

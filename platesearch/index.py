@@ -252,8 +252,12 @@ class IndexStore:
         now = time.time()
         next_id = (self.db.execute("SELECT COALESCE(MAX(id), 0) FROM crops").fetchone()[0]) + 1
         crop_ids = np.arange(next_id, next_id + len(vectors), dtype=np.int64)
+        replaced = self._crop_ids_of([p[0] for p in photos] + [f[0] for f in failed])  # files indexed before
+        if replaced:
+            self.vectors.remove_ids(np.array(replaced, dtype=np.int64))
         if len(vectors):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), crop_ids)
+        if replaced or len(vectors):
             self._save_vectors()
         with self.db:
             ids = iter(crop_ids.tolist())
@@ -269,16 +273,20 @@ class IndexStore:
                         (next(ids), photo_id, *crop.box, crop.ocr_text, crop.ocr_confidence, crop.plausibility),
                     )
             for path, reason in failed:
-                self.db.execute(
-                    "INSERT INTO photos (path, indexed_at, status, error) VALUES (?, ?, 'failed', ?) "
-                    "ON CONFLICT (path) DO UPDATE SET indexed_at = excluded.indexed_at, status = 'failed', error = excluded.error",
-                    (path, now, reason),
-                )
+                self.db.execute("DELETE FROM photos WHERE path = ?", (path,))  # and its old crops
+                self.db.execute("INSERT INTO photos (path, indexed_at, status, error) VALUES (?, ?, 'failed', ?)", (path, now, reason))
+
+    def _crop_ids_of(self, paths: list[str]) -> list[int]:
+        if not paths:
+            return []
+        marks = ",".join("?" * len(paths))
+        query = f"SELECT c.id FROM crops c JOIN photos p ON p.id = c.photo_id WHERE p.path IN ({marks})"
+        return [row[0] for row in self.db.execute(query, paths)]
 
     def remove(self, paths: list[str]) -> int:
         """Forget photos and their crops; returns how many photos were removed."""
         marks = ",".join("?" * len(paths))
-        crop_ids = [r[0] for r in self.db.execute(f"SELECT c.id FROM crops c JOIN photos p ON p.id = c.photo_id WHERE p.path IN ({marks})", paths)]
+        crop_ids = self._crop_ids_of(paths)
         with self.db:
             removed = self.db.execute(f"DELETE FROM photos WHERE path IN ({marks})", paths).rowcount
         if crop_ids:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from platesearch.binarize import binarize
@@ -133,22 +134,28 @@ class PlateIndex:
         photos: list[tuple[str, str, int, list[NewCrop]]] = []
         images: list[np.ndarray] = []
         failed: list[tuple[str, str]] = []
+        hashes_in_batch: set[str] = set()
         for path in files:
             try:
                 sha256 = file_sha256(path)
+                size = path.stat().st_size
             except OSError as error:
                 failed.append((str(path), f"cannot read file: {error.strerror or error}"))
                 continue
-            if self.store.photo_by_hash(sha256) is not None:
+            if sha256 in hashes_in_batch or self.store.photo_by_hash(sha256) is not None:
                 report.skipped += 1
                 continue
             try:
                 image = read_image(path, max_pixels=self.max_pixels)
+                found = self._candidates(image, crops_mode, ocr)
             except ImageReadError as error:
                 failed.append((str(path), error.reason))
                 continue
-            found = self._candidates(image, crops_mode, ocr)
-            photos.append((str(path), sha256, path.stat().st_size, [c for c, _ in found]))
+            except (ValueError, cv2.error) as error:  # e.g. an image too small to binarize
+                failed.append((str(path), f"cannot process: {error}"))
+                continue
+            hashes_in_batch.add(sha256)
+            photos.append((str(path), sha256, size, [c for c, _ in found]))
             images += [binarized for _, binarized in found]
             report.without_candidates += not found
         vectors = self.embedder.embed(np.stack(images)) if images else np.zeros((0, self.embedder.dim), np.float32)

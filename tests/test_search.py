@@ -139,3 +139,37 @@ def test_failed_files_are_recorded_and_the_run_goes_on(tmp_path, sample):
         failures = dict(plate_index.store.failures())
     assert set(failures) == {str(folder / "empty.jpg"), str(folder / "text.png")}
     assert all("not an image" in reason for reason in failures.values())
+
+
+def test_changed_file_replaces_its_old_crops(tmp_path, sample):
+    import cv2
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    source = sorted((sample / "crops" / "images").iterdir())
+    target = folder / "plate.png"
+    target.write_bytes(source[0].read_bytes())
+    with PlateIndex.create(tmp_path / "idx") as plate_index:
+        plate_index.add([folder], crops=True)
+        target.write_bytes(source[1].read_bytes())  # same path, new content
+        assert plate_index.add([folder], crops=True).indexed == 1
+        stats = plate_index.stats()
+        assert stats["photos"] == stats["crops"] == stats["vectors"] == 1
+        cv2.imwrite(str(folder / "tiny.png"), np.zeros((1, 1, 3), np.uint8))  # too small to binarize
+        report = plate_index.add([folder], crops=True)
+        assert [path.endswith("tiny.png") for path, _ in report.failed] == [True]
+        target.write_bytes(b"now corrupt")  # an indexed file that no longer reads
+        plate_index.add([folder], crops=True)
+        stats = plate_index.stats()
+        assert stats["photos"] == stats["crops"] == stats["vectors"] == 0 and stats["failed"] == 2
+
+
+def test_duplicate_files_are_indexed_once(tmp_path, sample):
+    folder = tmp_path / "dupes"
+    folder.mkdir()
+    crop = next((sample / "crops" / "images").iterdir()).read_bytes()
+    for name in ("a.png", "b.png", "c.png"):
+        (folder / name).write_bytes(crop)
+    with PlateIndex.create(tmp_path / "idx") as plate_index:
+        report = plate_index.add([folder], crops=True)
+    assert report.indexed == 1 and report.skipped == 2

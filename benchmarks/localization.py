@@ -69,13 +69,18 @@ def main() -> None:
     args = parser.parse_args()
     get_reader()  # load once, outside the timings
     results = []
-    print(f"| dataset | max side | photos | recall IoU>=0.3 | recall IoU>=0.5 | top candidate IoU>=0.3 | median candidates (cap {DEFAULT_MAX_CANDIDATES}) | s/photo median | s/photo mean |")
+    print(
+        f"| dataset | max side | photos | recall IoU>=0.3 | recall IoU>=0.5 | top candidate IoU>=0.3 | median candidates (cap {DEFAULT_MAX_CANDIDATES}) | s/photo median | s/photo mean |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for max_side in args.max_side:
         for name in args.datasets:
             r = run(name, max_side, args.limit)
             results.append(r)
-            print(f"| {name} | {max_side} | {r['photos']} | {r['recall_iou30']:.3f} | {r['recall_iou50']:.3f} | {r['top_candidate_iou30']:.3f} | {r['median_candidates']:g} | {r['seconds_per_photo_median']:.2f} | {r['seconds_per_photo_mean']:.2f} |", flush=True)
+            print(
+                f"| {name} | {max_side} | {r['photos']} | {r['recall_iou30']:.3f} | {r['recall_iou50']:.3f} | {r['top_candidate_iou30']:.3f} | {r['median_candidates']:g} | {r['seconds_per_photo_median']:.2f} | {r['seconds_per_photo_mean']:.2f} |",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -17,7 +17,11 @@ HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "datasets"
 SAMPLE = HERE / "sample"
 # (source folder, sample folder, how many images, largest file size taken in bytes)
-PICKS = [("openalpr-us-crops", "crops", 30, 150_000), ("openalpr-eu", "photos", 12, 200_000), ("openalpr-br", "photos", 6, 250_000)]
+PICKS = [
+    ("openalpr-us-crops", "crops", 30, 150_000),
+    ("openalpr-eu", "photos", 12, 200_000),
+    ("openalpr-br", "photos", 6, 250_000),
+]
 
 
 def main() -> None:
@@ -26,7 +30,9 @@ def main() -> None:
     rows: dict[str, list[list[str]]] = {}
     for source, target, count, max_bytes in PICKS:
         dataset = load_dataset(SHARED / source)
-        chosen = [i for i in dataset.items if is_validation_plate(i.plate) and i.path.stat().st_size <= max_bytes][:count]
+        chosen = [i for i in dataset.items if is_validation_plate(i.plate) and i.path.stat().st_size <= max_bytes][
+            :count
+        ]
         (SAMPLE / target / "images").mkdir(parents=True, exist_ok=True)
         for item in chosen:
             name = f"{source.removeprefix('openalpr-')}-{item.path.name}"

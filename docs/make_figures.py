@@ -30,7 +30,15 @@ def main(count: int = 5) -> None:
             x, y, w, h = item.box
             image = image[y : y + h, x : x + w]
         original = cv2.cvtColor(cv2.resize(image, (256, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
-        row = np.hstack([original, np.full((64, GAP), 160, np.uint8), render_plate(item.plate), np.full((64, GAP), 160, np.uint8), binarize(image)])
+        row = np.hstack(
+            [
+                original,
+                np.full((64, GAP), 160, np.uint8),
+                render_plate(item.plate),
+                np.full((64, GAP), 160, np.uint8),
+                binarize(image),
+            ]
+        )
         rows += [row, np.full((GAP, row.shape[1]), 160, np.uint8)]
     out = HERE / "render_vs_binarized.png"
     cv2.imwrite(str(out), np.vstack(rows[:-1]))

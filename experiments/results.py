@@ -37,7 +37,13 @@ def build_index(name: str, crops: bool, embedder: PlateEmbedder, tag: str) -> tu
 
 
 def row(method: str, model: str, name: str, metrics: dict, note: str = "") -> dict:
-    return {"method": method, "model": model, "dataset": name, **{k: metrics[k] for k in ("top1", "top3", "top10", "mrr", "queries")}, "note": note}
+    return {
+        "method": method,
+        "model": model,
+        "dataset": name,
+        **{k: metrics[k] for k in ("top1", "top3", "top10", "mrr", "queries")},
+        "note": note,
+    }
 
 
 def main() -> None:
@@ -52,23 +58,56 @@ def main() -> None:
         indexes[name], timings[name] = build_index(name, crops, embedder, "default")
         print(f"indexed {name} in {timings[name]:.0f} s", flush=True)
     # Tune the hybrid's OCR weight on the US validation plates only; report it on EU and BR.
-    tuning = {w: evaluate_dataset(SHARED / TUNING_DATASET, indexes[TUNING_DATASET], method="hybrid", holdout_only=True, embedder=embedder, ocr_weight=w).metrics for w in OCR_WEIGHTS}
+    tuning = {
+        w: evaluate_dataset(
+            SHARED / TUNING_DATASET,
+            indexes[TUNING_DATASET],
+            method="hybrid",
+            holdout_only=True,
+            embedder=embedder,
+            ocr_weight=w,
+        ).metrics
+        for w in OCR_WEIGHTS
+    }
     best_weight = max(OCR_WEIGHTS, key=lambda w: (tuning[w]["top1"], tuning[w]["mrr"]))
     print("hybrid tuning:", {w: round(m["top1"], 3) for w, m in tuning.items()}, "->", best_weight, flush=True)
     for name in DATASETS:
         for method in ("embedding", "ocr", "hybrid"):
-            report = evaluate_dataset(SHARED / name, indexes[name], method=method, holdout_only=True, embedder=embedder, ocr_weight=best_weight)
-            note = f"OCR weight {best_weight} tuned on these queries" if method == "hybrid" and name == TUNING_DATASET else ""
+            report = evaluate_dataset(
+                SHARED / name,
+                indexes[name],
+                method=method,
+                holdout_only=True,
+                embedder=embedder,
+                ocr_weight=best_weight,
+            )
+            note = (
+                f"OCR weight {best_weight} tuned on these queries"
+                if method == "hybrid" and name == TUNING_DATASET
+                else ""
+            )
             model = "EasyOCR only" if method == "ocr" else embedder.manifest.training["config"]
             rows.append(row(method, model, name, report.metrics, note))
             print(rows[-1], flush=True)
     if args.thesis_model:
         thesis = PlateEmbedder(args.thesis_model)
         directory, _ = build_index(TUNING_DATASET, True, thesis, "thesis")
-        report = evaluate_dataset(SHARED / TUNING_DATASET, directory, method="embedding", holdout_only=True, embedder=thesis)
+        report = evaluate_dataset(
+            SHARED / TUNING_DATASET, directory, method="embedding", holdout_only=True, embedder=thesis
+        )
         rows.append(row("embedding", thesis.manifest.training["config"], TUNING_DATASET, report.metrics))
         print(rows[-1], flush=True)
-    (HERE / "results.json").write_text(json.dumps({"rows": rows, "hybrid_tuning": {str(w): m for w, m in tuning.items()}, "best_ocr_weight": best_weight, "index_seconds": timings}, indent=2))
+    (HERE / "results.json").write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "hybrid_tuning": {str(w): m for w, m in tuning.items()},
+                "best_ocr_weight": best_weight,
+                "index_seconds": timings,
+            },
+            indent=2,
+        )
+    )
     plot(rows, HERE / "results.png")
 
 

@@ -20,7 +20,14 @@ def main() -> None:
     rows = []
     for name in ("openalpr-us-crops", "openalpr-eu", "openalpr-br"):
         for item in load_dataset(SHARED / name).items:
-            rows.append([name, item.path.relative_to(SHARED / name).as_posix(), item.plate, "validation" if is_validation_plate(item.plate) else "train"])
+            rows.append(
+                [
+                    name,
+                    item.path.relative_to(SHARED / name).as_posix(),
+                    item.plate,
+                    "validation" if is_validation_plate(item.plate) else "train",
+                ]
+            )
     with open(HERE / "split.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["dataset", "image", "plate", "side"])

@@ -65,7 +65,9 @@ def remove_frame_lines(mask: np.ndarray) -> np.ndarray:
     """
     h, w = mask.shape
     horizontal = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, w // 3), 1)))
-    vertical = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(h * 0.9)))))
+    vertical = cv2.morphologyEx(
+        mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(h * 0.9))))
+    )
     return cv2.subtract(mask, cv2.bitwise_or(horizontal, vertical))
 
 

@@ -14,7 +14,9 @@ from platesearch.sheet import draw_sheet
 SAMPLE_DIR = PACKAGE_DIR.parent / "datasets" / "sample"
 
 
-def run_demo(out_dir: Path, say: Callable[[str], None], queries_per_set: int = 3) -> list[tuple[str, list[SearchResult]]]:
+def run_demo(
+    out_dir: Path, say: Callable[[str], None], queries_per_set: int = 3
+) -> list[tuple[str, list[SearchResult]]]:
     """Index datasets/sample (crops and photos) into `out_dir/index` and answer a few queries."""
     if not SAMPLE_DIR.is_dir():
         raise FileNotFoundError(f"the bundled sample is missing: {SAMPLE_DIR}")
@@ -32,7 +34,11 @@ def run_demo(out_dir: Path, say: Callable[[str], None], queries_per_set: int = 3
                 results = plate_index.search(item.plate, k=3)
                 answers.append((item.plate, results))
                 hit = next((r.rank for r in results if Path(r.path) == item.path.absolute()), None)
-                say(f"query {item.plate}: " + ("found at rank %d" % hit if hit else "not in the top 3") + f" (photo {item.path.name})")
+                say(
+                    f"query {item.plate}: "
+                    + (f"found at rank {hit}" if hit else "not in the top 3")
+                    + f" (photo {item.path.name})"
+                )
                 for r in results:
                     say(f"  {r.rank}. score {r.score:.3f}  {Path(r.path).name}  box {list(r.box)}")
         plate, results = answers[-1]

@@ -133,7 +133,9 @@ def evaluate_dataset(
             queries = [p for p in dataset.plates if is_validation_plate(p) or not holdout_only]
             outcomes = []
             for n, plate in enumerate(queries, start=1):
-                results = plate_index.search(plate, k=max(ks), method=method, ocr_weight=DEFAULT_OCR_WEIGHT if ocr_weight is None else ocr_weight)
+                results = plate_index.search(
+                    plate, k=max(ks), method=method, ocr_weight=DEFAULT_OCR_WEIGHT if ocr_weight is None else ocr_weight
+                )
                 labels = [label_of[r.path].plate if r.path in label_of else None for r in results]
                 rank = hit_ranks([labels], [plate])[0]
                 from_box = None

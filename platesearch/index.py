@@ -178,7 +178,10 @@ class IndexStore:
             if missing:
                 marks = ",".join("?" * len(missing))
                 with self.db:
-                    self.db.execute(f"DELETE FROM photos WHERE id IN (SELECT photo_id FROM crops WHERE id IN ({marks}))", tuple(missing))
+                    self.db.execute(
+                        f"DELETE FROM photos WHERE id IN (SELECT photo_id FROM crops WHERE id IN ({marks}))",
+                        tuple(missing),
+                    )
         return vectors
 
     def _has_tables(self) -> bool:
@@ -243,7 +246,9 @@ class IndexStore:
         return list(self.db.execute("SELECT path, error FROM photos WHERE status = 'failed' ORDER BY path"))
 
     # -- writing
-    def add_batch(self, photos: list[tuple[str, str, int, list[NewCrop]]], vectors: np.ndarray, failed: list[tuple[str, str]]) -> None:
+    def add_batch(
+        self, photos: list[tuple[str, str, int, list[NewCrop]]], vectors: np.ndarray, failed: list[tuple[str, str]]
+    ) -> None:
         """Add photos (path, sha256, size, crops) with one vector per crop, in crop order, and failures.
 
         Vectors reach disk first, then the catalog commits: a crash in between leaves orphan
@@ -274,7 +279,10 @@ class IndexStore:
                     )
             for path, reason in failed:
                 self.db.execute("DELETE FROM photos WHERE path = ?", (path,))  # and its old crops
-                self.db.execute("INSERT INTO photos (path, indexed_at, status, error) VALUES (?, ?, 'failed', ?)", (path, now, reason))
+                self.db.execute(
+                    "INSERT INTO photos (path, indexed_at, status, error) VALUES (?, ?, 'failed', ?)",
+                    (path, now, reason),
+                )
 
     def _crop_ids_of(self, paths: list[str]) -> list[int]:
         if not paths:
@@ -298,6 +306,8 @@ class IndexStore:
 def read_manifest(directory: Path) -> IndexManifest:
     path = Path(directory) / MANIFEST
     if not path.is_file():
-        raise IndexStoreError(f"{directory} is not a platesearch index ({MANIFEST} is missing); create one with `platesearch index`")
+        raise IndexStoreError(
+            f"{directory} is not a platesearch index ({MANIFEST} is missing); create one with `platesearch index`"
+        )
     data = json.loads(path.read_text(encoding="utf-8"))
     return IndexManifest(**data)

@@ -44,7 +44,10 @@ def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         with Image.open(path) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageReadError(path, f"{width}x{height} is {width * height / 1e6:.0f} MP, above the limit of {max_pixels / 1e6:.0f} MP")
+                raise ImageReadError(
+                    path,
+                    f"{width}x{height} is {width * height / 1e6:.0f} MP, above the limit of {max_pixels / 1e6:.0f} MP",
+                )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 image.load()

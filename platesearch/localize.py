@@ -98,9 +98,7 @@ def get_reader():
     configure_torch_threads()
     import easyocr
 
-    return easyocr.Reader(
-        ["en"], gpu=False, model_storage_directory=model_dir, download_enabled=False, verbose=False
-    )
+    return easyocr.Reader(["en"], gpu=False, model_storage_directory=model_dir, download_enabled=False, verbose=False)
 
 
 def _plate_chars(text: str) -> str:
@@ -180,8 +178,12 @@ def _recognize(gray: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, flo
     if not quads:
         return []
     result = get_reader().recognize(
-        gray, horizontal_list=[], free_list=[q.tolist() for q in quads], allowlist=plate_rules().alphabet,
-        detail=1, batch_size=len(quads),
+        gray,
+        horizontal_list=[],
+        free_list=[q.tolist() for q in quads],
+        allowlist=plate_rules().alphabet,
+        detail=1,
+        batch_size=len(quads),
     )
     return [(text, float(confidence)) for _, text, confidence in result]
 
@@ -212,7 +214,9 @@ def localize(
         confidence = float(np.mean([b.confidence for b in group]))
         box = (int(max(0, x0)), int(max(0, y0)), int(round(w)), int(round(h)))
         candidates.append(
-            Candidate(quad, box, rectify(image, quad), text, confidence, plausibility(text, confidence, w / h), len(group))
+            Candidate(
+                quad, box, rectify(image, quad), text, confidence, plausibility(text, confidence, w / h), len(group)
+            )
         )
     candidates.sort(key=lambda c: -c.score)
     return candidates[:max_candidates]

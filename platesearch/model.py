@@ -79,7 +79,9 @@ class ModelManifest:
     @classmethod
     def read(cls, path: Path) -> ModelManifest:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**{k: data[k] for k in ("architecture", "embedding_dim", "preprocessing_version", "sha256", "training")})
+        return cls(
+            **{k: data[k] for k in ("architecture", "embedding_dim", "preprocessing_version", "sha256", "training")}
+        )
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=2) + "\n", encoding="utf-8")
@@ -121,7 +123,10 @@ class PlateEmbedder:
         if len(inputs) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.concatenate(
-            [self.encoder(inputs[i : i + self.batch_size], training=False).numpy() for i in range(0, len(inputs), self.batch_size)]
+            [
+                self.encoder(inputs[i : i + self.batch_size], training=False).numpy()
+                for i in range(0, len(inputs), self.batch_size)
+            ]
         )
         return l2_normalize(out)
 

@@ -176,16 +176,16 @@ class PlateIndex:
             return [(NewCrop((0, 0, w, h), *reading), binarize(image))]
         from platesearch.localize import localize
 
-        return [
-            (NewCrop(c.box, c.text, c.confidence, c.score), binarize(c.crop)) for c in localize(image)
-        ]
+        return [(NewCrop(c.box, c.text, c.confidence, c.score), binarize(c.crop)) for c in localize(image)]
 
     def remove(self, paths: Iterable[Path | str]) -> int:
         """Forget photos (by the path they were indexed under); returns how many were removed."""
         return self.store.remove([str(Path(p).absolute()) for p in paths])
 
     # -- searching
-    def search(self, text: str, k: int = 3, method: str = DEFAULT_SEARCH_METHOD, ocr_weight: float = DEFAULT_OCR_WEIGHT) -> list[SearchResult]:
+    def search(
+        self, text: str, k: int = 3, method: str = DEFAULT_SEARCH_METHOD, ocr_weight: float = DEFAULT_OCR_WEIGHT
+    ) -> list[SearchResult]:
         """The k photos most likely to show plate `text`, best first (a photo counts once).
 
         method: "embedding" (cosine similarity of the query render and the crops), "ocr"

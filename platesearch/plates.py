@@ -45,8 +45,7 @@ def check_plate_characters(plate: str, allowed: str, original: str | None = None
     for char in plate:
         if char not in allowed:
             raise PlateTextError(
-                f"plate text {shown!r} has the character {char!r} (U+{ord(char):04X}); "
-                f"plates use only A-Z and 0-9"
+                f"plate text {shown!r} has the character {char!r} (U+{ord(char):04X}); plates use only A-Z and 0-9"
             )
     if len(plate) > rules.max_length:
         raise PlateTextError(

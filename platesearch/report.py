@@ -22,10 +22,16 @@ def write_report(result: EvaluationReport, out: Path) -> Path:
         "",
     ]
     if result.hits_from_labelled_box is not None:
-        lines += [f"Hits whose crop overlaps the labelled plate box (IoU >= 0.3): {result.hits_from_labelled_box:.3f}", ""]
+        lines += [
+            f"Hits whose crop overlaps the labelled plate box (IoU >= 0.3): {result.hits_from_labelled_box:.3f}",
+            "",
+        ]
     if gallery:
         lines += [f"Missed at rank 1: {len(result.misses)} — see `{gallery.name}`.", ""]
-        lines += [f"- {o.plate}: rank {o.rank or 'not found'}; first result {Path(o.results[0].path).name if o.results else '-'}" for o in result.misses]
+        lines += [
+            f"- {o.plate}: rank {o.rank or 'not found'}; first result {Path(o.results[0].path).name if o.results else '-'}"
+            for o in result.misses
+        ]
     if result.bad_rows:
         lines += ["", "Label rows skipped:", *[f"- {row}" for row in result.bad_rows]]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")

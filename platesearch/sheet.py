@@ -38,7 +38,9 @@ def draw_sheet(query: str, results: Sequence[SearchResult], out: Path, title: st
         x, y, w, h = result.box
         crop = photo[y : y + h, x : x + w]
         axes[row, 0].imshow(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB) if crop.size else np.zeros((1, 1, 3), np.uint8))
-        axes[row, 0].set_title(f"#{result.rank}  score {result.score:.3f}  {Path(result.path).name}", fontsize=9, loc="left")
+        axes[row, 0].set_title(
+            f"#{result.rank}  score {result.score:.3f}  {Path(result.path).name}", fontsize=9, loc="left"
+        )
         framed = cv2.rectangle(photo.copy(), (x, y), (x + w, y + h), (0, 0, 255), max(2, photo.shape[1] // 300))
         axes[row, 1].imshow(cv2.cvtColor(framed, cv2.COLOR_BGR2RGB))
     fig.suptitle(title or f"platesearch: {query}", fontsize=12)
@@ -65,14 +67,19 @@ def draw_failure_gallery(report, out: Path, limit: int = 16) -> Path | None:
         for ax in row:
             ax.axis("off")
         row[0].imshow(render_plate(outcome.plate), cmap="gray", vmin=0, vmax=255)
-        row[0].set_title(f"query {outcome.plate} (rank {outcome.rank or '>' + str(len(outcome.results))})", fontsize=9, loc="left")
+        row[0].set_title(
+            f"query {outcome.plate} (rank {outcome.rank or '>' + str(len(outcome.results))})", fontsize=9, loc="left"
+        )
         if outcome.results:
             first = outcome.results[0]
             row[1].imshow(_crop_rgb(first.path, first.box))
             row[1].set_title(f"#1 {Path(first.path).name} ({first.score:.3f})", fontsize=8, loc="left")
         row[2].imshow(_crop_rgb(outcome.expected_path, outcome.expected_box))
         row[2].set_title(f"expected: {Path(outcome.expected_path).name}", fontsize=8, loc="left")
-    fig.suptitle(f"{report.dataset} / {report.method}: {len(report.misses)} queries missed at rank 1 (first {len(misses)} shown)", fontsize=11)
+    fig.suptitle(
+        f"{report.dataset} / {report.method}: {len(report.misses)} queries missed at rank 1 (first {len(misses)} shown)",
+        fontsize=11,
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     plt.close(fig)

@@ -19,7 +19,20 @@ from PIL import Image, ImageDraw, ImageFont
 from platesearch.config import alphabet_dir
 
 LETTERS, DIGITS = string.ascii_uppercase, string.digits
-LAYOUTS = ["LLDDDDLL", "LLLDDDD", "LLLDLDD", "DLLLDDD", "LLDDDD", "DDDLLL", "LLLDDD", "XXXXXXX", "XXXXXX", "XXXXX", "LDDDDD", "XXXXXXXX"]
+LAYOUTS = [
+    "LLDDDDLL",
+    "LLLDDDD",
+    "LLLDLDD",
+    "DLLLDDD",
+    "LLDDDD",
+    "DDDLLL",
+    "LLLDDD",
+    "XXXXXXX",
+    "XXXXXX",
+    "XXXXX",
+    "LDDDDD",
+    "XXXXXXXX",
+]
 
 
 @cache
@@ -65,7 +78,9 @@ def synthetic_plate_photo(text: str, rng: np.random.Generator) -> np.ndarray:
         x += font.getlength(char) + spacing
     if rng.random() < 0.7:
         inset = int(rng.integers(2, 8))
-        draw.rectangle([inset, inset, width - inset, height - inset], outline=text_colour, width=int(rng.integers(1, 5)))
+        draw.rectangle(
+            [inset, inset, width - inset, height - inset], outline=text_colour, width=int(rng.integers(1, 5))
+        )
     if rng.random() < 0.4:
         for bx in (width * 0.2, width * 0.8):
             r = int(rng.integers(3, 7))
@@ -101,7 +116,9 @@ def _photograph(plate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     image += rng.normal(0, rng.uniform(0, 12), image.shape)
     image = np.clip(image, 0, 255).astype(np.uint8)
     scale = rng.uniform(0.25, 1.0)
-    image = cv2.resize(image, (max(8, int(canvas_w * scale)), max(8, int(canvas_h * scale))), interpolation=cv2.INTER_AREA)
+    image = cv2.resize(
+        image, (max(8, int(canvas_w * scale)), max(8, int(canvas_h * scale))), interpolation=cv2.INTER_AREA
+    )
     _, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 95))])
     image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
     xs, ys = centred[:, 0] * scale, centred[:, 1] * scale

@@ -120,7 +120,9 @@ def build_autoencoder(config: TrainConfig):
         y = layers.Reshape(bottleneck_shape)(y)
         # Mirror the encoder up to half resolution; a bilinear 2x upsampling finishes the
         # render (full-resolution decoder convolutions cost more than the whole encoder).
-        for channels, size in zip(reversed(config.channels[:-1]), [(2, 1)] + [2] * (len(config.channels) - 2)):
+        for channels, size in zip(
+            reversed(config.channels[:-1]), [(2, 1)] + [2] * (len(config.channels) - 2), strict=True
+        ):
             y = layers.Conv2D(channels, 3, padding="same", activation="relu")(y)
             y = layers.UpSampling2D(size)(y)
     y = layers.Conv2D(1, 3, padding="same", activation="sigmoid")(y)
@@ -198,7 +200,9 @@ def prepare_data(config: TrainConfig, progress: Progress) -> tuple[PairSet, Pair
         if name == config.validation_dataset:
             val_items = val
         summary["datasets"][name] = {"train_images": len(train), "validation_images": len(val)}
-    jobs = [(str(i.path), i.box, config.real_augmentations, config.seed * 100_003 + n) for n, i in enumerate(train_items)]
+    jobs = [
+        (str(i.path), i.box, config.real_augmentations, config.seed * 100_003 + n) for n, i in enumerate(train_items)
+    ]
     val_jobs = [(str(i.path), i.box, 0, 0) for i in val_items]
     with multiprocessing.get_context("spawn").Pool(max(1, multiprocessing.cpu_count())) as pool:
         task = progress.add_task("binarize real crops", total=len(jobs) + len(val_jobs), status="")
@@ -212,7 +216,11 @@ def prepare_data(config: TrainConfig, progress: Progress) -> tuple[PairSet, Pair
             val_images.append(versions[0])
             progress.advance(task)
         task = progress.add_task("synthetic plates", total=config.synthetic_samples, status="")
-        for image, text in pool.imap(_synthetic_sample, range(config.seed * 10_000_019, config.seed * 10_000_019 + config.synthetic_samples), chunksize=32):
+        for image, text in pool.imap(
+            _synthetic_sample,
+            range(config.seed * 10_000_019, config.seed * 10_000_019 + config.synthetic_samples),
+            chunksize=32,
+        ):
             train_images.append(image)
             train_plates.append(text)
             progress.advance(task)
@@ -234,7 +242,9 @@ def prepare_data(config: TrainConfig, progress: Progress) -> tuple[PairSet, Pair
 # ---------------------------------------------------------------- training
 
 
-def _batch_indices(rng: np.random.Generator, n_real: int, n_total: int, config: TrainConfig, plates: list[str]) -> np.ndarray:
+def _batch_indices(
+    rng: np.random.Generator, n_real: int, n_total: int, config: TrainConfig, plates: list[str]
+) -> np.ndarray:
     """A batch of distinct plate texts, `synthetic_fraction` of them synthetic."""
     n_synth = int(round(config.batch_size * config.synthetic_fraction)) if n_total > n_real else 0
     picks = list(rng.integers(0, n_real, config.batch_size * 2))
@@ -257,7 +267,9 @@ def jitter_geometry(images: np.ndarray, rng: np.random.Generator, probability: f
         sx, sy = rng.uniform(0.75, 1.2), rng.uniform(0.8, 1.08)
         dx, dy = rng.uniform(-24, 24), rng.uniform(-3, 3)
         matrix = np.float32([[sx, 0, (1 - sx) * CANVAS_WIDTH / 2 + dx], [0, sy, (1 - sy) * CANVAS_HEIGHT / 2 + dy]])
-        warped = cv2.warpAffine(images[i], matrix, (CANVAS_WIDTH, CANVAS_HEIGHT), flags=cv2.INTER_LINEAR, borderValue=255)
+        warped = cv2.warpAffine(
+            images[i], matrix, (CANVAS_WIDTH, CANVAS_HEIGHT), flags=cv2.INTER_LINEAR, borderValue=255
+        )
         out[i] = np.where(warped < 128, 0, 255)
     return out
 
@@ -266,7 +278,13 @@ def validate(encoder, val: PairSet) -> dict[str, float]:
     """Retrieval on held-out real crops: queries = their distinct plates, rendered."""
     queries = list(dict.fromkeys(val.plates))
     renders = np.stack([render_plate(p) for p in queries])
-    embed = lambda images: l2_normalize(np.concatenate([encoder(to_model_input(images[i : i + 128]), training=False).numpy() for i in range(0, len(images), 128)]))  # noqa: E731
+
+    def embed(images: np.ndarray) -> np.ndarray:
+        batches = [
+            encoder(to_model_input(images[i : i + 128]), training=False).numpy() for i in range(0, len(images), 128)
+        ]
+        return l2_normalize(np.concatenate(batches))
+
     return embedding_retrieval(embed(renders), queries, embed(val.images), val.plates, ks=(1, 3, 10))
 
 
@@ -279,12 +297,23 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     started = time.time()
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[status]}")]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    ]
     with Progress(*columns) as progress:
         data_file = out_dir / "data.npz"
         data_key = config.model_dump(mode="json", include=DATA_FIELDS)
         summary_file = out_dir / "data_summary.json"
-        if data_file.exists() and summary_file.exists() and json.loads(summary_file.read_text()).get("data_key") == data_key:
+        if (
+            data_file.exists()
+            and summary_file.exists()
+            and json.loads(summary_file.read_text()).get("data_key") == data_key
+        ):
             cached = np.load(data_file)
             train_set = PairSet(cached["train_images"], cached["train_plates"].tolist())
             val_set = PairSet(cached["val_images"], cached["val_plates"].tolist())
@@ -292,14 +321,22 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
         else:
             train_set, val_set, summary = prepare_data(config, progress)
             summary["data_key"] = data_key
-            np.savez(data_file, train_images=train_set.images, train_plates=np.array(train_set.plates), val_images=val_set.images, val_plates=np.array(val_set.plates))
+            np.savez(
+                data_file,
+                train_images=train_set.images,
+                train_plates=np.array(train_set.plates),
+                val_images=val_set.images,
+                val_plates=np.array(val_set.plates),
+            )
             summary_file.write_text(json.dumps(summary, indent=2))
         n_real = summary["real_train_pairs"]
         renders = {p: render_plate(p) for p in dict.fromkeys(train_set.plates)}
 
         autoencoder = build_autoencoder(config)
         encoder, decoder = autoencoder.get_layer(ENCODER_NAME), autoencoder.get_layer("decoder")
-        optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * config.steps_per_epoch))
+        optimizer = keras.optimizers.Adam(
+            keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * config.steps_per_epoch)
+        )
         temperature = tf.constant(config.temperature)
 
         @tf.function
@@ -318,7 +355,7 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
                 )
                 loss = config.reconstruction_weight * rec_loss + config.contrastive_weight * nce
             variables = autoencoder.trainable_variables
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             return loss, rec_loss, nce
 
         checkpoint = tf.train.Checkpoint(model=autoencoder, optimizer=optimizer, epoch=tf.Variable(0))
@@ -347,14 +384,28 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
             checkpoint.epoch.assign_add(1)
             metrics = validate(encoder, val_set)
             loss, rec, nce = sums / config.steps_per_epoch
-            history.append({"epoch": int(checkpoint.epoch), "loss": loss, "reconstruction": rec, "contrastive": nce,
-                            "val_top1": metrics["top1"], "val_top3": metrics["top3"], "val_mrr": metrics["mrr"], "minutes": (time.time() - started) / 60})
+            history.append(
+                {
+                    "epoch": int(checkpoint.epoch),
+                    "loss": loss,
+                    "reconstruction": rec,
+                    "contrastive": nce,
+                    "val_top1": metrics["top1"],
+                    "val_top3": metrics["top3"],
+                    "val_mrr": metrics["mrr"],
+                    "minutes": (time.time() - started) / 60,
+                }
+            )
             manager.save()
             history_file.write_text(json.dumps(history, indent=2))
             if metrics["top1"] > best:
                 best = metrics["top1"]
                 autoencoder.save(out_dir / "best.keras")
-            progress.update(epochs, advance=1, status=f"loss {loss:.3f} rec {rec:.4f} nce {nce:.3f} val top1 {metrics['top1']:.3f} top3 {metrics['top3']:.3f}")
+            progress.update(
+                epochs,
+                advance=1,
+                status=f"loss {loss:.3f} rec {rec:.4f} nce {nce:.3f} val top1 {metrics['top1']:.3f} top3 {metrics['top3']:.3f}",
+            )
     best_epoch = max(history, key=lambda h: h["val_top1"])
     export(out_dir, config, summary, best_epoch, total_minutes=(time.time() - started) / 60)
     plot_history(history, out_dir / "training.png", config.name)
@@ -367,7 +418,9 @@ def export(out_dir: Path, config: TrainConfig, summary: dict, best_epoch: dict, 
     (out_dir / "best.keras").replace(model_path)
     manifest = ModelManifest(
         architecture=config.architecture,
-        embedding_dim=config.embedding_dim if config.architecture != "thesis" else int(np.prod([2, 16, config.channels[-1]])),
+        embedding_dim=config.embedding_dim
+        if config.architecture != "thesis"
+        else int(np.prod([2, 16, config.channels[-1]])),
         preprocessing_version=PREPROCESSING_VERSION,
         sha256=file_sha256(model_path),
         training={"config": config.name, "data": summary, "best_epoch": best_epoch, "minutes": round(total_minutes, 1)},
@@ -389,7 +442,12 @@ def plot_history(history: list[dict], path: Path, title: str) -> None:
     left.set_xlabel("epoch"), left.set_title("training loss"), left.legend(), left.set_yscale("log")
     right.plot(epochs, [h["val_top1"] for h in history], label="top-1")
     right.plot(epochs, [h["val_top3"] for h in history], label="top-3")
-    right.set_xlabel("epoch"), right.set_title("validation retrieval (held-out real crops)"), right.set_ylim(0, 1), right.legend()
+    (
+        right.set_xlabel("epoch"),
+        right.set_title("validation retrieval (held-out real crops)"),
+        right.set_ylim(0, 1),
+        right.legend(),
+    )
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -44,7 +44,9 @@ def messy(tmp_path, sample):
 
 def test_scan_walks_loops_once_and_skips_non_images(messy):
     files = [p.name for p in iter_image_files([messy])]
-    assert sorted(files) == sorted(["good plate.png", "zero.jpg", "notes.jpg", "truncated.jpg", "bomb.png", "cmyk.jpg", "gray.png"])
+    assert sorted(files) == sorted(
+        ["good plate.png", "zero.jpg", "notes.jpg", "truncated.jpg", "bomb.png", "cmyk.jpg", "gray.png"]
+    )
 
 
 def test_empty_folder(tmp_path):
@@ -89,5 +91,7 @@ def test_pixel_limit_option(tmp_path, sample):
     folder = tmp_path / "big"
     folder.mkdir()
     Image.new("RGB", (3000, 2000), "white").save(folder / "six-mp.png")
-    result = CliRunner().invoke(app, ["index", str(folder), "--index", str(tmp_path / "idx"), "--crops", "--max-megapixels", "5"])
+    result = CliRunner().invoke(
+        app, ["index", str(folder), "--index", str(tmp_path / "idx"), "--crops", "--max-megapixels", "5"]
+    )
     assert result.exit_code == 1 and "above the limit" in result.output

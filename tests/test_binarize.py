@@ -21,12 +21,16 @@ def count_characters(binary: np.ndarray) -> int:
 
 def margin_crop(image: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.1) -> np.ndarray:
     x, y, w, h = box
-    return image[max(0, int(y - margin * h)) : int(y + h + margin * h), max(0, int(x - margin * w)) : int(x + w + margin * w)]
+    return image[
+        max(0, int(y - margin * h)) : int(y + h + margin * h), max(0, int(x - margin * w)) : int(x + w + margin * w)
+    ]
 
 
 def test_output_contract_on_synthetic_input():
     plate = render_plate("AB1234")
-    noisy = np.clip(plate.astype(int) * 0.6 + 60 + np.random.default_rng(0).normal(0, 10, plate.shape), 0, 255).astype(np.uint8)
+    noisy = np.clip(plate.astype(int) * 0.6 + 60 + np.random.default_rng(0).normal(0, 10, plate.shape), 0, 255).astype(
+        np.uint8
+    )
     out = binarize(noisy)
     assert out.shape == (64, 512) and out.dtype == np.uint8
     assert set(np.unique(out)) <= {0, 255}

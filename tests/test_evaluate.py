@@ -58,6 +58,8 @@ def test_real_crops_end_to_end(sample, tmp_path):
     assert report.metrics["queries"] == len(load_dataset(sample / "crops").plates)
     assert report.metrics["top1"] >= 0.8  # measured with the shipped model: see experiments/RESULTS.md
     assert report.metrics["top3"] >= report.metrics["top1"]
-    result = CliRunner().invoke(app, ["evaluate", str(sample / "crops"), "--k", "1,3", "--report", str(tmp_path / "r.md")])
+    result = CliRunner().invoke(
+        app, ["evaluate", str(sample / "crops"), "--k", "1,3", "--report", str(tmp_path / "r.md")]
+    )
     assert result.exit_code == 0, result.output
     assert "top-1" in result.output and (tmp_path / "r.md").read_text().startswith("# Evaluation")

@@ -17,7 +17,11 @@ def text_box(x0, x1, y0, y1, text="A", confidence=0.9):
 
 
 def test_merging_keeps_parts_and_joins_one_line():
-    aa, digits, ek = text_box(10, 40, 100, 130, "AA"), text_box(50, 120, 101, 131, "5149"), text_box(128, 160, 99, 129, "EK")
+    aa, digits, ek = (
+        text_box(10, 40, 100, 130, "AA"),
+        text_box(50, 120, 101, 131, "5149"),
+        text_box(128, 160, 99, 129, "EK"),
+    )
     other_line = text_box(10, 160, 200, 230, "KYIV")
     tall = text_box(165, 200, 60, 160, "X")  # much taller: not the same line
     groups = loc.merge_line_boxes([ek, other_line, aa, tall, digits])

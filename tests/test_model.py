@@ -76,9 +76,18 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path):
     from platesearch.train import TrainConfig, train
 
     config = TrainConfig(
-        name="tiny", architecture="platesearch-v1", channels=(4, 4, 4, 4), embedding_dim=8, epochs=1,
-        steps_per_epoch=2, batch_size=4, synthetic_samples=4, real_augmentations=1,
-        datasets=("tiny",), datasets_root=tiny_dataset.parent, validation_dataset="tiny",
+        name="tiny",
+        architecture="platesearch-v1",
+        channels=(4, 4, 4, 4),
+        embedding_dim=8,
+        epochs=1,
+        steps_per_epoch=2,
+        batch_size=4,
+        synthetic_samples=4,
+        real_augmentations=1,
+        datasets=("tiny",),
+        datasets_root=tiny_dataset.parent,
+        validation_dataset="tiny",
     )
     best = train(config, tmp_path / "run")
     assert 0.0 <= best["val_top1"] <= 1.0

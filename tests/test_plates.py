@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from platesearch.config import plate_rules
 from platesearch.plates import PlateTextError, matching_formats, normalize_plate
@@ -54,5 +55,5 @@ def test_matching_formats(plate, expected):
 def test_rules_are_data_and_frozen():
     rules = plate_rules()
     assert {f.id for f in rules.formats} >= {"ua", "br", "mercosur", "generic"}
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         rules.max_length = 3  # type: ignore[misc]

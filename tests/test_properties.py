@@ -10,7 +10,9 @@ from platesearch.plates import PlateTextError, normalize_plate
 from platesearch.render import render_plate
 
 PLATE = re.compile(r"^[A-Z0-9]{1,12}$")
-plate_like = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 -.АВЕІКМНОРСТХавеікмнорстх", max_size=16)
+plate_like = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 -.АВЕІКМНОРСТХавеікмнорстх", max_size=16
+)
 anything = st.text(max_size=20)
 
 

@@ -15,12 +15,19 @@ from platesearch.cli.errors import user_errors
 
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="A folder with labels.csv (image,plate[,x,y,w,h]).")],
-    index_dir: Annotated[Path | None, typer.Option("--index", help="Index of the dataset's images; built in a temporary folder if absent.")] = None,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option("--index", help="Index of the dataset's images; built in a temporary folder if absent."),
+    ] = None,
     k: Annotated[str, typer.Option("--k", help="Comma-separated ranks to report.")] = "1,3,10",
     method: Annotated[str, typer.Option("--method", help="embedding | ocr | hybrid")] = "embedding",
-    holdout: Annotated[bool, typer.Option("--holdout", help="Only plates held out of the shipped model's training.")] = False,
+    holdout: Annotated[
+        bool, typer.Option("--holdout", help="Only plates held out of the shipped model's training.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-    report: Annotated[Path | None, typer.Option("--report", help="Write a Markdown report here (a failure gallery PNG beside it).")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a Markdown report here (a failure gallery PNG beside it).")
+    ] = None,
 ) -> None:
     """Query every plate of a labelled dataset: top-k accuracy and MRR, as in the reference study."""
     from platesearch.evaluate import evaluate_dataset
@@ -33,17 +40,30 @@ def evaluate(
     except ValueError:
         typer.echo(f"error: --k must be comma-separated integers, got {k!r}", err=True)
         raise typer.Exit(2) from None
-    with user_errors(IndexStoreError, ModelError, ValueError), Progress(console=Console(stderr=True), transient=True) as progress:
+    with (
+        user_errors(IndexStoreError, ModelError, ValueError),
+        Progress(console=Console(stderr=True), transient=True) as progress,
+    ):
         task = progress.add_task(f"evaluating {dataset.name} ({method})", total=None)
-        result = evaluate_dataset(dataset, index_dir, ks=ks, method=method, holdout_only=holdout,
-                                  progress=lambda done, total: progress.update(task, completed=done, total=total))
+        result = evaluate_dataset(
+            dataset,
+            index_dir,
+            ks=ks,
+            method=method,
+            holdout_only=holdout,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     if report is not None:
         write_report(result, report)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
     m = result.metrics
-    typer.echo(f"{result.dataset} [{method}] queries {m['queries']}: " + "  ".join(f"top-{x} {m[f'top{x}']:.3f}" for x in ks) + f"  MRR {m['mrr']:.3f}")
+    typer.echo(
+        f"{result.dataset} [{method}] queries {m['queries']}: "
+        + "  ".join(f"top-{x} {m[f'top{x}']:.3f}" for x in ks)
+        + f"  MRR {m['mrr']:.3f}"
+    )
     if result.hits_from_labelled_box is not None:
         typer.echo(f"hits whose crop overlaps the labelled box: {result.hits_from_labelled_box:.3f}")
     for row in result.bad_rows:

@@ -12,7 +12,9 @@ from platesearch.cli.errors import user_errors
 
 
 def render(
-    text: Annotated[str, typer.Argument(help="Plate text, e.g. AA5149EK (spaces, dashes, Cyrillic look-alikes allowed).")],
+    text: Annotated[
+        str, typer.Argument(help="Plate text, e.g. AA5149EK (spaces, dashes, Cyrillic look-alikes allowed).")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")] = Path("plate.png"),
     font: Annotated[str, typer.Option(help="Font name from alphabet/glyphs/.")] = "OSP-DIN",
 ) -> None:

@@ -46,20 +46,39 @@ def _index_errors():
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Image files and folders (scanned recursively).")],
     index_dir: IndexDir,
-    crops: Annotated[bool, typer.Option("--crops", help="The images are plate crops already: no localization.")] = False,
-    ocr: Annotated[bool, typer.Option("--ocr", help="With --crops: also store EasyOCR's reading (for --method ocr/hybrid).")] = False,
-    max_megapixels: Annotated[float, typer.Option("--max-megapixels", help="Refuse images declaring more pixels than this.")] = 100.0,
+    crops: Annotated[
+        bool, typer.Option("--crops", help="The images are plate crops already: no localization.")
+    ] = False,
+    ocr: Annotated[
+        bool, typer.Option("--ocr", help="With --crops: also store EasyOCR's reading (for --method ocr/hybrid).")
+    ] = False,
+    max_megapixels: Annotated[
+        float, typer.Option("--max-megapixels", help="Refuse images declaring more pixels than this.")
+    ] = 100.0,
 ) -> None:
     """Index photos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed."""
     from platesearch.pipeline import PlateIndex
 
     with _index_errors(), PlateIndex.create(index_dir) as plate_index:
         plate_index.max_pixels = int(max_megapixels * 1_000_000)
-        columns = [TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                   TransferSpeed(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        columns = [
+            TextColumn("indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TransferSpeed(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        ]
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("index", total=None)
-            report = plate_index.add(paths, crops=crops, ocr=ocr, progress=lambda done, total, _: progress.update(task, completed=done, total=total))
+            report = plate_index.add(
+                paths,
+                crops=crops,
+                ocr=ocr,
+                progress=lambda done, total, _: progress.update(task, completed=done, total=total),
+            )
         stats = plate_index.stats()
     console.print(
         f"indexed {report.indexed} images ({report.candidates} candidate crops, {report.without_candidates} without any), "
@@ -77,8 +96,12 @@ def query(
     index_dir: IndexDir,
     k: Annotated[int, typer.Option("-k", help="How many photos to return.", min=1)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {rank, path, score, box}.")] = False,
-    sheet: Annotated[Path | None, typer.Option("--sheet", help="Also draw the query render and the matches to this PNG.")] = None,
-    method: Annotated[str, typer.Option("--method", help="embedding | ocr | hybrid (embedding + OCR text).")] = DEFAULT_SEARCH_METHOD,
+    sheet: Annotated[
+        Path | None, typer.Option("--sheet", help="Also draw the query render and the matches to this PNG.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="embedding | ocr | hybrid (embedding + OCR text).")
+    ] = DEFAULT_SEARCH_METHOD,
 ) -> None:
     """Find the photos that show a plate, best first."""
     from platesearch.pipeline import PlateIndex

@@ -9,11 +9,15 @@ import typer
 
 
 def train(
-    config: Annotated[Path, typer.Option("--config", help="Training config, e.g. experiments/default.yaml.", exists=True, dir_okay=False)],
+    config: Annotated[
+        Path,
+        typer.Option("--config", help="Training config, e.g. experiments/default.yaml.", exists=True, dir_okay=False),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, history, plot and the exported model.")],
 ) -> None:
     """Train the autoencoder (resumes if --out holds a checkpoint) and export autoencoder.keras + manifest.json."""
-    from platesearch.train import TrainConfig, train as run_training
+    from platesearch.train import TrainConfig
+    from platesearch.train import train as run_training
 
     best = run_training(TrainConfig.load(config), out)
     typer.echo(f"best epoch {best['epoch']}: validation top-1 {best['val_top1']:.3f}, top-3 {best['val_top3']:.3f}")

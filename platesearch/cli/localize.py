@@ -10,6 +10,7 @@ import cv2
 import typer
 
 from platesearch.cli.errors import user_errors
+from platesearch.localize import DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_SIDE
 
 
 def localize(
@@ -19,8 +20,8 @@ def localize(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print candidates as JSON.")] = False,
     draw: Annotated[Path | None, typer.Option("--draw", help="Write the photo with the candidate boxes drawn.")] = None,
-    max_side: Annotated[int, typer.Option(help="Detector canvas: longest side in pixels.")] = 1280,
-    max_candidates: Annotated[int, typer.Option(help="At most this many candidates.")] = 8,
+    max_side: Annotated[int, typer.Option(help="Detector canvas: longest side in pixels.")] = DEFAULT_MAX_SIDE,
+    max_candidates: Annotated[int, typer.Option(help="At most this many candidates.")] = DEFAULT_MAX_CANDIDATES,
 ) -> None:
     """Find candidate plate regions in a photo with EasyOCR's detector (offline)."""
     from platesearch.io import read_image

@@ -17,6 +17,10 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/platesearch demo
 
+bench: $(STAMP)
+	$(PY) benchmarks/localization.py --max-side 640 960
+	$(PY) benchmarks/query.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check platesearch tests alphabet benchmarks
 

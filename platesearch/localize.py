@@ -23,6 +23,7 @@ from platesearch.plates import matching_formats
 DEFAULT_MAX_SIDE = 640  # detector canvas (longest side); 640 kept recall of 960 at half the time: BENCHMARKS.md
 DEFAULT_MAX_CANDIDATES = 8
 MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
+PLATE_ASPECT = (2.0, 8.0)  # width / height of a typical one-line plate's text
 CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of its height)
 
 
@@ -160,7 +161,7 @@ def plausibility(text: str, confidence: float, aspect: float) -> float:
     score += 0.15 if 4 <= len(text) <= 9 else 0.05 if 2 <= len(text) <= 12 else 0.0
     formats = {f.id for f in matching_formats(text)} if text else set()
     score += 0.15 if formats - {"generic"} else 0.1 if formats else 0.0
-    score += 0.15 if 2.0 <= aspect <= 8.0 else 0.05
+    score += 0.15 if PLATE_ASPECT[0] <= aspect <= PLATE_ASPECT[1] else 0.05
     return min(1.0, score)
 
 
@@ -209,8 +210,10 @@ def localize(
         x0, y0 = quad.min(axis=0)
         x1, y1 = quad.max(axis=0)
         w, h = float(x1 - x0), float(y1 - y0)
-        if not 2 <= len(text) <= plate_rules().max_length or h <= 0 or not MIN_ASPECT <= w / h <= MAX_ASPECT:
+        if h <= 0 or not MIN_ASPECT <= w / h <= MAX_ASPECT or len(text) > plate_rules().max_length:
             continue
+        if len(text) < 2 and not PLATE_ASPECT[0] <= w / h <= PLATE_ASPECT[1]:
+            continue  # unreadable and not plate-shaped; an unreadable plate-shaped box stays
         confidence = float(np.mean([b.confidence for b in group]))
         box = (int(max(0, x0)), int(max(0, y0)), int(round(w)), int(round(h)))
         candidates.append(

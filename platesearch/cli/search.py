@@ -121,8 +121,9 @@ def query(
         typer.echo(json.dumps([r.to_json() for r in results], indent=2))
         return
     table = Table(title=f"{text}: top {k}")
-    for column in ("rank", "score", "box", "path"):
-        table.add_column(column)
+    for column in ("rank", "score", "box"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("path", overflow="fold")
     for r in results:
         table.add_row(str(r.rank), f"{r.score:.3f}", ",".join(map(str, r.box)), r.path)
     Console().print(table)

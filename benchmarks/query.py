@@ -1,0 +1,79 @@
+"""Query latency on a real index, model load time and CLI cold start.
+
+Builds (once) an index of the 751 real US crops in --crops mode, then times
+`PlateIndex.search` end to end (normalize, render, embed, FAISS search, catalog lookup)
+for every distinct plate, several rounds.
+
+Run: .venv/bin/python benchmarks/query.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from platesearch.datasets import load_dataset
+from platesearch.model import PlateEmbedder
+from platesearch.pipeline import PlateIndex
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "datasets"
+INDEX = HERE.parent / "runs" / "bench-us-crops"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    loads = []
+    for _ in range(args.rounds):
+        started = time.perf_counter()
+        embedder = PlateEmbedder()
+        embedder.embed(np.full((1, 64, 512), 255, np.uint8))
+        loads.append(time.perf_counter() - started)
+    dataset = load_dataset(SHARED / "openalpr-us-crops")
+    started = time.perf_counter()
+    with PlateIndex.create(INDEX, embedder) as plate_index:
+        report = plate_index.add([i.path for i in dataset.items], crops=True)
+    index_seconds = time.perf_counter() - started
+    latencies = []
+    with PlateIndex.open(INDEX, embedder) as plate_index:
+        size = plate_index.stats()["crops"]
+        for _ in range(args.rounds):
+            for plate in dataset.plates:
+                started = time.perf_counter()
+                plate_index.search(plate, k=3)
+                latencies.append(time.perf_counter() - started)
+    colds = []
+    for _ in range(args.rounds):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "platesearch", "query", dataset.plates[0], "--index", str(INDEX), "--json"],
+            check=True,
+            capture_output=True,
+        )
+        colds.append(time.perf_counter() - started)
+    ms = sorted(1000 * x for x in latencies)
+    print(
+        f"| model load + first embed (s) | min {min(loads):.2f} / median {statistics.median(loads):.2f} / max {max(loads):.2f} |"
+    )
+    if report.indexed:
+        print(
+            f"| --crops indexing, {report.indexed} crops | {report.indexed / index_seconds:.1f} crops/s (includes model warm-up) |"
+        )
+    print(
+        f"| query latency over {size} crops, {len(ms)} queries (ms) | p50 {ms[len(ms) // 2]:.1f} / p99 {ms[int(len(ms) * 0.99)]:.1f} / max {ms[-1]:.1f} |"
+    )
+    print(
+        f"| CLI `query --json`, cold process (s) | min {min(colds):.2f} / median {statistics.median(colds):.2f} / max {max(colds):.2f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

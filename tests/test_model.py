@@ -31,7 +31,7 @@ def test_render_is_nearest_to_its_own_plate(sample):
     similarity = renders @ crops.T
     own = np.diag(similarity)
     nearest_is_own = (similarity.argmax(axis=1) == np.arange(len(own))).mean()
-    assert nearest_is_own >= 0.8  # measured with the shipped model: see MODEL_CARD.md
+    assert nearest_is_own >= 0.9  # measured with the shipped model: 29 of 30
     assert (own[:, None] > similarity).sum(axis=1).mean() >= 0.9 * (len(own) - 1)
 
 

@@ -13,8 +13,8 @@ from platesearch.index import IndexManifest, IndexStore, IndexStoreError
 from platesearch.model import default_embedder
 from platesearch.pipeline import PlateIndex
 
-# Measured with the shipped model on the 30 bundled crops (held-out plates): see test body.
-CROPS_TOP1_FLOOR = 0.8
+# Measured with the shipped model on the 30 bundled crops (held-out plates): 29 of 30 at rank 1.
+CROPS_TOP1_FLOOR = 0.9
 
 
 @pytest.fixture(scope="module")

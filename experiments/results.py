@@ -28,11 +28,12 @@ OCR_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 TUNING_DATASET = "openalpr-us-crops"
 
 
-def build_index(name: str, crops: bool, embedder: PlateEmbedder, tag: str) -> tuple[Path, float]:
+def build_index(name: str, crops: bool, embedder: PlateEmbedder, tag: str, ocr: bool = True) -> tuple[Path, float]:
+    """Index a dataset once (a rerun finds every file indexed already and skips it)."""
     directory = WORK / f"{tag}-{name}"
     started = time.perf_counter()
     with PlateIndex.create(directory, embedder) as plate_index:
-        plate_index.add([item.path for item in load_dataset(SHARED / name).items], crops=crops, ocr=crops)
+        plate_index.add([item.path for item in load_dataset(SHARED / name).items], crops=crops, ocr=crops and ocr)
     return directory, time.perf_counter() - started
 
 
@@ -91,7 +92,7 @@ def main() -> None:
             print(rows[-1], flush=True)
     if args.thesis_model:
         thesis = PlateEmbedder(args.thesis_model)
-        directory, _ = build_index(TUNING_DATASET, True, thesis, "thesis")
+        directory, _ = build_index(TUNING_DATASET, True, thesis, "thesis", ocr=False)
         report = evaluate_dataset(
             SHARED / TUNING_DATASET, directory, method="embedding", holdout_only=True, embedder=thesis
         )
@@ -103,7 +104,6 @@ def main() -> None:
                 "rows": rows,
                 "hybrid_tuning": {str(w): m for w, m in tuning.items()},
                 "best_ocr_weight": best_weight,
-                "index_seconds": timings,
             },
             indent=2,
         )

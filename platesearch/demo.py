@@ -8,6 +8,7 @@ from pathlib import Path
 
 from platesearch.config import PACKAGE_DIR
 from platesearch.datasets import load_dataset
+from platesearch.io import absolute_path
 from platesearch.pipeline import PlateIndex, SearchResult
 from platesearch.sheet import draw_sheet
 
@@ -33,7 +34,7 @@ def run_demo(
             for item in dataset.items[:queries_per_set]:
                 results = plate_index.search(item.plate, k=3)
                 answers.append((item.plate, results))
-                hit = next((r.rank for r in results if Path(r.path) == item.path.absolute()), None)
+                hit = next((r.rank for r in results if Path(r.path) == absolute_path(item.path)), None)
                 say(
                     f"query {item.plate}: "
                     + (f"found at rank {hit}" if hit else "not in the top 3")

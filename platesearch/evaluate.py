@@ -103,7 +103,7 @@ def evaluate_dataset(
     dataset_dir: Path | str,
     index_dir: Path | str | None = None,
     ks: Sequence[int] = (1, 3, 10),
-    method: str = "embedding",
+    method: str | None = None,
     holdout_only: bool = False,
     embedder=None,
     ocr_weight: float | None = None,
@@ -111,17 +111,20 @@ def evaluate_dataset(
 ) -> EvaluationReport:
     """Query every distinct plate of a labelled dataset against an index of its images.
 
-    Without `index_dir`, a temporary index of the dataset's images is built (plate crops
+    `method` defaults to the one `query` uses. Without `index_dir`, a temporary index of the dataset's images is built (plate crops
     when the labels have no boxes, full photos with localization when they do).
     `holdout_only` queries only plates held out of training (the honest setting for the
     shipped model); the gallery keeps every image of the dataset as a distractor.
     """
     from platesearch.datasets import is_validation_plate, load_dataset
-    from platesearch.pipeline import DEFAULT_OCR_WEIGHT, PlateIndex
+    from platesearch.io import absolute_path
+    from platesearch.pipeline import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, PlateIndex
+
+    method = method or DEFAULT_SEARCH_METHOD
 
     dataset = load_dataset(dataset_dir)
     items = dataset.items
-    label_of = {str(i.path.absolute()): i for i in items}
+    label_of = {str(absolute_path(i.path)): i for i in items}
     has_boxes = any(i.box is not None for i in items)
     with tempfile.TemporaryDirectory(prefix="platesearch-eval-") as tmp:
         if index_dir is None:

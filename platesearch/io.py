@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -10,6 +11,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000  # refuse decompression bombs above 100 megapixels
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def absolute_path(path: Path | str) -> Path:
+    """The absolute form of a path as the user gave it: `..` collapsed, symbolic links kept.
+
+    The index records photos under this form, so a query or a removal that names the same
+    file in another way (relative, with `..`) still finds it.
+    """
+    return Path(os.path.abspath(path))
 
 
 class ImageReadError(Exception):

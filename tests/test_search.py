@@ -177,3 +177,14 @@ def test_duplicate_files_are_indexed_once(tmp_path, sample):
     with PlateIndex.create(tmp_path / "idx") as plate_index:
         report = plate_index.add([folder], crops=True)
     assert report.indexed == 1 and report.skipped == 2
+
+
+def test_paths_are_recorded_normalized(tmp_path, sample, monkeypatch):
+    folder = tmp_path / "a" / "photos"
+    folder.mkdir(parents=True)
+    (folder / "p.png").write_bytes(next((sample / "crops" / "images").iterdir()).read_bytes())
+    monkeypatch.chdir(tmp_path / "a")
+    with PlateIndex.create(tmp_path / "idx") as plate_index:
+        plate_index.add(["../a/photos"], crops=True)  # relative, with ..
+        assert plate_index.store.photo_status(str(folder / "p.png")) == "ok"
+        assert plate_index.remove(["photos/p.png"]) == 1  # another spelling of the same file

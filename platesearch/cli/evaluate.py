@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from platesearch.cli.errors import user_errors
+from platesearch.pipeline import DEFAULT_SEARCH_METHOD
 
 
 def evaluate(
@@ -20,7 +21,7 @@ def evaluate(
         typer.Option("--index", help="Index of the dataset's images; built in a temporary folder if absent."),
     ] = None,
     k: Annotated[str, typer.Option("--k", help="Comma-separated ranks to report.")] = "1,3,10",
-    method: Annotated[str, typer.Option("--method", help="embedding | ocr | hybrid")] = "embedding",
+    method: Annotated[str, typer.Option("--method", help="embedding | ocr | hybrid")] = DEFAULT_SEARCH_METHOD,
     holdout: Annotated[
         bool, typer.Option("--holdout", help="Only plates held out of the shipped model's training.")
     ] = False,

@@ -60,14 +60,39 @@ def run(dataset_name: str, max_side: int, limit: int | None) -> dict:
     }
 
 
+def time_sizes(max_side: int, rounds: int = 3) -> None:
+    """Seconds per photo at typical sizes: one real EU photo resized, min/median/max of `rounds`."""
+    import cv2
+
+    photo = read_image(load_dataset(SHARED / "openalpr-eu").items[0].path)
+    print(f"| photo size | max side {max_side}: s/photo min / median / max | candidates |")
+    print("|---|---|---|")
+    for width, height in ((480, 360), (1280, 720), (1920, 1080)):
+        image = cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA)
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            found = localize(image, max_side=max_side)
+            times.append(time.perf_counter() - started)
+        print(
+            f"| {width}x{height} | {min(times):.2f} / {statistics.median(times):.2f} / {max(times):.2f} | {len(found)} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-side", type=int, nargs="+", default=[1280])
     parser.add_argument("--datasets", nargs="+", default=["openalpr-eu", "openalpr-br"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos of each dataset")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--sizes-only", action="store_true", help="only time typical photo sizes")
     args = parser.parse_args()
     get_reader()  # load once, outside the timings
+    for max_side in args.max_side:
+        time_sizes(max_side)
+    if args.sizes_only:
+        return
     results = []
     print(
         f"| dataset | max side | photos | recall IoU>=0.3 | recall IoU>=0.5 | top candidate IoU>=0.3 | median candidates (cap {DEFAULT_MAX_CANDIDATES}) | s/photo median | s/photo mean |"

@@ -118,6 +118,7 @@ class IndexStore:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.executescript(SCHEMA)
         self.db.isolation_level = ""  # back to implicit transactions for writes
+        self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
         self.vectors = self._load_consistent_vectors(writable)
 
     # -- opening
@@ -170,6 +171,7 @@ class IndexStore:
         orphans = stored - committed
         if orphans:
             vectors.remove_ids(np.fromiter(orphans, dtype=np.int64))
+        self.visible_ids = stored - orphans
         if writable:
             self.vectors = vectors
             if orphans:
@@ -223,8 +225,12 @@ class IndexStore:
         return {r[0]: CropRecord(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7]) for r in rows}
 
     def ocr_texts(self) -> list[tuple[int, str | None]]:
-        """(crop id, OCR reading) of every crop: what the OCR baseline searches."""
-        return list(self.db.execute("SELECT id, ocr_text FROM crops"))
+        """(crop id, OCR reading) of every crop in this store's view: what the OCR baseline searches.
+
+        Rows a writer committed after this store was opened are left out, so both search
+        methods see the same snapshot.
+        """
+        return [(i, text) for i, text in self.db.execute("SELECT id, ocr_text FROM crops") if i in self.visible_ids]
 
     def cosine(self, query: np.ndarray, crop_ids: list[int]) -> list[float]:
         """Inner products of a unit query vector with the stored vectors of some crops."""
@@ -260,8 +266,10 @@ class IndexStore:
         replaced = self._crop_ids_of([p[0] for p in photos] + [f[0] for f in failed])  # files indexed before
         if replaced:
             self.vectors.remove_ids(np.array(replaced, dtype=np.int64))
+            self.visible_ids.difference_update(replaced)
         if len(vectors):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), crop_ids)
+            self.visible_ids.update(crop_ids.tolist())
         if replaced or len(vectors):
             self._save_vectors()
         with self.db:
@@ -299,6 +307,7 @@ class IndexStore:
             removed = self.db.execute(f"DELETE FROM photos WHERE path IN ({marks})", paths).rowcount
         if crop_ids:
             self.vectors.remove_ids(np.array(crop_ids, dtype=np.int64))
+            self.visible_ids.difference_update(crop_ids)
             self._save_vectors()
         return removed
 

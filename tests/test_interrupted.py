@@ -77,8 +77,9 @@ def test_readers_during_a_write_see_consistent_indexes(many_crops, tmp_path, sam
                 committed = {row[0] for row in reader.store.db.execute("SELECT id FROM crops")}
                 assert ids <= committed  # every searchable vector has its catalog row
                 if ids:
-                    results = reader.search("9A9990A", k=3)
-                    assert results and all(r.crop_id in committed for r in results)
+                    for method in ("embedding", "ocr", "hybrid"):
+                        results = reader.search("9A9990A", k=3, method=method)
+                        assert results and all(r.crop_id in ids for r in results)
                     views += 1
         assert writer.wait(timeout=300) == 0, writer.stderr.read()
     finally:

@@ -16,19 +16,11 @@ import time
 from pathlib import Path
 
 from platesearch.datasets import load_dataset
+from platesearch.evaluate import box_iou
 from platesearch.io import read_image
 from platesearch.localize import DEFAULT_MAX_CANDIDATES, get_reader, localize
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
-
-def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = max(0, min(ax1, bx1) - max(a[0], b[0]))
-    ih = max(0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union else 0.0
 
 
 def run(dataset_name: str, max_side: int, limit: int | None) -> dict:
@@ -42,7 +34,7 @@ def run(dataset_name: str, max_side: int, limit: int | None) -> dict:
         candidates = localize(image, max_side=max_side)
         seconds.append(time.perf_counter() - started)
         counts.append(len(candidates))
-        overlaps = [iou(c.box, item.box) for c in candidates]
+        overlaps = [box_iou(c.box, item.box) for c in candidates]
         hits30 += any(o >= 0.3 for o in overlaps)
         hits50 += any(o >= 0.5 for o in overlaps)
         top1 += bool(overlaps) and overlaps[0] >= 0.3

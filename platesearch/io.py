@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -20,6 +21,15 @@ def absolute_path(path: Path | str) -> Path:
     file in another way (relative, with `..`) still finds it.
     """
     return Path(os.path.abspath(path))
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a file: identifies photos (skip what is indexed) and model weights."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class ImageReadError(Exception):

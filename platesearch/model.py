@@ -8,7 +8,6 @@ module imports no training code.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from platesearch.config import CANVAS_HEIGHT, CANVAS_WIDTH, PACKAGE_DIR
+from platesearch.io import file_sha256
 
 # Bump when binarize/render/canvas change what the model sees: embeddings made with another
 # preprocessing version are not comparable, and indexes record the version they used.
@@ -61,14 +61,6 @@ def configure_threads(threads: int | None = None) -> int:
     except RuntimeError:
         pass  # TensorFlow already started: its pools are fixed for this process
     return threads
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import numpy as np
 
 from platesearch.binarize import binarize
 from platesearch.index import IndexManifest, IndexStore, NewCrop
-from platesearch.io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageReadError, absolute_path, read_image
+from platesearch.io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageReadError, absolute_path, file_sha256, read_image
 from platesearch.model import PREPROCESSING_VERSION, PlateEmbedder, default_embedder
 from platesearch.plates import normalize_plate
 from platesearch.render import render_plate
@@ -73,14 +72,6 @@ def iter_image_files(paths: Iterable[Path | str]) -> Iterator[Path]:
             for name in sorted(files):
                 if Path(name).suffix.lower() in IMAGE_SUFFIXES:
                     yield Path(folder) / name
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class PlateIndex:

@@ -24,7 +24,7 @@ from platesearch.binarize import binarize
 from platesearch.config import CANVAS_HEIGHT, CANVAS_WIDTH, PACKAGE_DIR
 from platesearch.datasets import LabelledImage, is_validation_plate, load_dataset
 from platesearch.evaluate import embedding_retrieval
-from platesearch.io import read_image
+from platesearch.io import file_sha256, read_image
 from platesearch.model import (
     ENCODER_NAME,
     MANIFEST_FILE,
@@ -32,7 +32,6 @@ from platesearch.model import (
     PREPROCESSING_VERSION,
     ModelManifest,
     configure_threads,
-    file_sha256,
     l2_normalize,
     to_model_input,
 )

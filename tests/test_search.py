@@ -188,3 +188,31 @@ def test_paths_are_recorded_normalized(tmp_path, sample, monkeypatch):
         plate_index.add(["../a/photos"], crops=True)  # relative, with ..
         assert plate_index.store.photo_status(str(folder / "p.png")) == "ok"
         assert plate_index.remove(["photos/p.png"]) == 1  # another spelling of the same file
+
+
+def test_index_format_is_json_sqlite_and_faiss_only(crops_index):
+    import sqlite3
+
+    import faiss
+
+    directory, _ = crops_index
+    names = {p.name for p in directory.iterdir()}
+    assert {"manifest.json", "catalog.sqlite", "vectors.faiss"} <= names
+    assert names <= {
+        "manifest.json",
+        "catalog.sqlite",
+        "vectors.faiss",
+        "write.lock",
+        "catalog.sqlite-wal",
+        "catalog.sqlite-shm",
+    }
+    assert set(json.loads((directory / "manifest.json").read_text())) == {
+        "model_sha256",
+        "embedding_dim",
+        "preprocessing_version",
+        "format_version",
+    }
+    assert sqlite3.connect(directory / "catalog.sqlite").execute("SELECT COUNT(*) FROM crops").fetchone()[0] > 0
+    assert faiss.read_index(str(directory / "vectors.faiss")).ntotal > 0
+    for path in directory.iterdir():  # no pickle stream anywhere (protocol 2+ starts with 0x80)
+        assert not path.read_bytes().startswith(b"\x80"), path

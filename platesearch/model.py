@@ -124,16 +124,16 @@ class PlateEmbedder:
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """Embeddings of uint8 [n, 64, 512] black-on-white images, L2-normalized."""
-        inputs = to_model_input(images)
-        if len(inputs) == 0:
+        if len(images) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = np.concatenate(
-            [
-                self.encoder(inputs[i : i + self.batch_size], training=False).numpy()
-                for i in range(0, len(inputs), self.batch_size)
-            ]
-        )
-        return l2_normalize(out)
+        return encode(self.encoder, images, self.batch_size)
+
+
+def encode(encoder, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Run a Keras encoder over uint8 [n, 64, 512] images in batches; L2-normalized float32 [n, d]."""
+    inputs = to_model_input(images)
+    batches = [encoder(inputs[i : i + batch_size], training=False).numpy() for i in range(0, len(inputs), batch_size)]
+    return l2_normalize(np.concatenate(batches))
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

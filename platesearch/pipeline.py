@@ -188,22 +188,23 @@ class PlateIndex:
         if method not in SEARCH_METHODS:
             raise ValueError(f"unknown search method {method!r}; choose from {', '.join(SEARCH_METHODS)}")
         plate = normalize_plate(text)
+        pool = max(64, 16 * k)  # crops considered: enough that k distinct photos survive grouping
         scores: dict[int, float] = {}
         if method in ("embedding", "hybrid"):
             query = self.embedder.embed(render_plate(plate)[None])
-            found_scores, found_ids = self.store.search(query, k=max(64, 16 * k))
+            found_scores, found_ids = self.store.search(query, k=pool)
             scores = {int(i): float(s) for s, i in zip(found_scores[0], found_ids[0], strict=True) if i >= 0}
         if method in ("ocr", "hybrid"):
             readings = {crop_id: text_similarity(plate, ocr_text) for crop_id, ocr_text in self.store.ocr_texts()}
             if method == "ocr":
                 scores = readings
             else:
-                best_read = sorted(readings, key=lambda i: -readings[i])[: max(64, 16 * k)]
+                best_read = sorted(readings, key=lambda i: -readings[i])[:pool]
                 missing = [i for i in best_read if i not in scores]
                 scores.update(zip(missing, self.store.cosine(query[0], missing), strict=True))
                 scores = {i: (1 - ocr_weight) * s + ocr_weight * readings.get(i, 0.0) for i, s in scores.items()}
         ranked_crops = sorted(scores, key=lambda i: -scores[i])
-        records = self.store.crops(ranked_crops[: max(64, 16 * k)])
+        records = self.store.crops(ranked_crops[:pool])
         best: dict[str, int] = {}
         for crop_id in ranked_crops:
             record = records.get(crop_id)

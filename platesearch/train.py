@@ -32,7 +32,7 @@ from platesearch.model import (
     PREPROCESSING_VERSION,
     ModelManifest,
     configure_threads,
-    l2_normalize,
+    encode,
     to_model_input,
 )
 from platesearch.render import render_plate
@@ -277,14 +277,9 @@ def validate(encoder, val: PairSet) -> dict[str, float]:
     """Retrieval on held-out real crops: queries = their distinct plates, rendered."""
     queries = list(dict.fromkeys(val.plates))
     renders = np.stack([render_plate(p) for p in queries])
-
-    def embed(images: np.ndarray) -> np.ndarray:
-        batches = [
-            encoder(to_model_input(images[i : i + 128]), training=False).numpy() for i in range(0, len(images), 128)
-        ]
-        return l2_normalize(np.concatenate(batches))
-
-    return embedding_retrieval(embed(renders), queries, embed(val.images), val.plates, ks=(1, 3, 10))
+    return embedding_retrieval(
+        encode(encoder, renders, 128), queries, encode(encoder, val.images, 128), val.plates, ks=(1, 3, 10)
+    )
 
 
 def train(config: TrainConfig, out_dir: Path) -> dict:

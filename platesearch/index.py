@@ -1,8 +1,10 @@
 """Storage of an index directory: FAISS vectors beside a SQLite catalog and a manifest.
 
-    INDEX_DIR/manifest.json     model hash, embedding dimension, preprocessing version
-    INDEX_DIR/catalog.sqlite    photos (path, hash, size, time, status) and their crops
-    INDEX_DIR/vectors.faiss     L2-normalized crop embeddings keyed by crop id (inner product = cosine)
+    INDEX_DIR/manifest.json     model hash, embedding dimension, preprocessing version, vector index choice
+    INDEX_DIR/catalog.sqlite    photos (path, hash, size, time, status), their crops, and a
+                                trigram full-text index of the crops' OCR readings
+    INDEX_DIR/vectors.faiss     L2-normalized crop embeddings keyed by crop id (inner product = cosine),
+                                exact or IVF (see `vectors`)
 
 Crash safety: each batch writes the FAISS file to a temporary file renamed into place,
 then commits its catalog transaction (SQLite in WAL mode). Vectors whose crop was never
@@ -17,11 +19,13 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from platesearch import vectors as vector_index
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -50,6 +54,22 @@ CREATE TABLE IF NOT EXISTS crops (
 );
 CREATE INDEX IF NOT EXISTS crops_photo ON crops (photo_id);
 """
+# OCR readings by character trigram, so the OCR search of a large index scores only the
+# readings that share a trigram with the query instead of every crop (external content:
+# the text itself stays in `crops`; triggers keep both in step, cascaded deletes included).
+TEXT_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS crop_text USING fts5(
+    ocr_text, tokenize = 'trigram', content = 'crops', content_rowid = 'id'
+);
+CREATE TRIGGER IF NOT EXISTS crop_text_insert AFTER INSERT ON crops WHEN new.ocr_text IS NOT NULL BEGIN
+    INSERT INTO crop_text (rowid, ocr_text) VALUES (new.id, new.ocr_text);
+END;
+CREATE TRIGGER IF NOT EXISTS crop_text_delete AFTER DELETE ON crops WHEN old.ocr_text IS NOT NULL BEGIN
+    INSERT INTO crop_text (crop_text, rowid, ocr_text) VALUES ('delete', old.id, old.ocr_text);
+END;
+"""
+# Up to this many crops the OCR search scores every reading (exact); above, trigram candidates.
+OCR_FULL_SCAN_LIMIT = 10_000
 
 
 class IndexStoreError(RuntimeError):
@@ -62,6 +82,7 @@ class IndexManifest:
     embedding_dim: int
     preprocessing_version: str
     format_version: int = FORMAT_VERSION
+    vector_index: str = "auto"  # one of vectors.CHOICES
 
     def check_compatible(self, other: IndexManifest, where: Path) -> None:
         if (self.model_sha256, self.embedding_dim, self.preprocessing_version) != (
@@ -117,9 +138,17 @@ class IndexStore:
         if writable:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.executescript(SCHEMA)
+            self._create_text_index()
         self.db.isolation_level = ""  # back to implicit transactions for writes
         self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
-        self.vectors = self._load_consistent_vectors(writable)
+        self.vectors = vector_index.prepare_for_search(self._load_consistent_vectors(writable))
+
+    def _create_text_index(self) -> None:
+        """Create the OCR trigram index; an index made before it existed gets it filled once."""
+        existed = self._has_table("crop_text")
+        self.db.executescript(TEXT_SCHEMA)
+        if not existed:
+            self.db.execute("INSERT INTO crop_text (crop_text) VALUES ('rebuild')")
 
     # -- opening
     @classmethod
@@ -129,17 +158,23 @@ class IndexStore:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / MANIFEST
         if path.exists():
-            read_manifest(directory).check_compatible(manifest, directory)
+            existing = read_manifest(directory)
+            existing.check_compatible(manifest, directory)
+            manifest = existing  # keeps its vector index choice
         store = cls(directory, manifest, writable=True)
         if not path.exists():
-            _atomic_write_bytes(path, (json.dumps(manifest.__dict__, indent=2) + "\n").encode())
+            store._write_manifest()
         return store
+
+    def _write_manifest(self) -> None:
+        _atomic_write_bytes(self.directory / MANIFEST, (json.dumps(self.manifest.__dict__, indent=2) + "\n").encode())
 
     @classmethod
     def open_readonly(cls, directory: Path | str, manifest: IndexManifest) -> IndexStore:
         directory = Path(directory)
-        read_manifest(directory).check_compatible(manifest, directory)
-        return cls(directory, manifest, writable=False)
+        existing = read_manifest(directory)
+        existing.check_compatible(manifest, directory)
+        return cls(directory, existing, writable=False)
 
     def _acquire_write_lock(self) -> None:
         handle = open(self.directory / LOCK, "a+")
@@ -153,7 +188,7 @@ class IndexStore:
             ) from None
         self._lock_handle = handle
 
-    def _load_consistent_vectors(self, writable: bool) -> faiss.IndexIDMap2:
+    def _load_consistent_vectors(self, writable: bool) -> faiss.Index:
         """Load the vectors that belong to committed catalog rows.
 
         The catalog's crop ids are read first, in one snapshot, and the FAISS file after:
@@ -161,13 +196,13 @@ class IndexStore:
         the snapshot, plus perhaps a batch in flight or one whose commit a crash lost.
         Those extra vectors are dropped (and, for a writer, the file is rewritten).
         """
-        committed = {row[0] for row in self.db.execute("SELECT id FROM crops")} if self._has_tables() else set()
+        committed = {row[0] for row in self.db.execute("SELECT id FROM crops")} if self._has_table("crops") else set()
         path = self.directory / VECTORS
         if path.exists():
             vectors = faiss.read_index(str(path))
         else:
-            vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.manifest.embedding_dim))
-        stored = set(faiss.vector_to_array(vectors.id_map).tolist())
+            vectors = vector_index.new_exact(self.manifest.embedding_dim)
+        stored = set(vector_index.stored_ids(vectors).tolist())
         orphans = stored - committed
         if orphans:
             vectors.remove_ids(np.fromiter(orphans, dtype=np.int64))
@@ -186,8 +221,8 @@ class IndexStore:
                     )
         return vectors
 
-    def _has_tables(self) -> bool:
-        return self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'crops'").fetchone() is not None
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 
     def _save_vectors(self) -> None:
         _atomic_write_bytes(self.directory / VECTORS, faiss.serialize_index(self.vectors).tobytes())
@@ -224,13 +259,25 @@ class IndexStore:
         )
         return {r[0]: CropRecord(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7]) for r in rows}
 
-    def ocr_texts(self) -> list[tuple[int, str | None]]:
-        """(crop id, OCR reading) of every crop in this store's view: what the OCR baseline searches.
+    def ocr_readings(self, plate: str, full_scan_limit: int = OCR_FULL_SCAN_LIMIT) -> list[tuple[int, str]]:
+        """(crop id, OCR reading) of the crops the OCR search scores for `plate`.
 
-        Rows a writer committed after this store was opened are left out, so both search
-        methods see the same snapshot.
+        Every reading while the store holds at most `full_scan_limit` crops (or the plate is
+        shorter than a trigram); above, only readings sharing a character trigram with the
+        plate: a reading with none has at least one error in every three characters, and the
+        embedding still finds its crop. Rows a writer committed after this store was opened
+        are left out, so both search methods see the same snapshot.
         """
-        return [(i, text) for i, text in self.db.execute("SELECT id, ocr_text FROM crops") if i in self.visible_ids]
+        trigrams = sorted({plate[i : i + 3] for i in range(len(plate) - 2)})
+        if len(self.visible_ids) <= full_scan_limit or not trigrams or not self._has_table("crop_text"):
+            rows = self.db.execute("SELECT id, ocr_text FROM crops WHERE ocr_text IS NOT NULL")
+        else:
+            match = " OR ".join(f'"{t}"' for t in trigrams)  # plates are [A-Z0-9]: nothing to escape
+            rows = self.db.execute(
+                "SELECT c.id, c.ocr_text FROM crop_text JOIN crops c ON c.id = crop_text.rowid WHERE crop_text MATCH ?",
+                (match,),
+            )
+        return [(i, text) for i, text in rows if i in self.visible_ids]
 
     def cosine(self, query: np.ndarray, crop_ids: list[int]) -> list[float]:
         """Inner products of a unit query vector with the stored vectors of some crops."""
@@ -243,6 +290,7 @@ class IndexStore:
             "failed": one("SELECT COUNT(*) FROM photos WHERE status = 'failed'"),
             "crops": one("SELECT COUNT(*) FROM crops"),
             "vectors": int(self.vectors.ntotal),
+            "vector_index": f"{vector_index.kind_of(self.vectors)} (choice: {self.manifest.vector_index})",
             "photos_without_candidates": one(
                 "SELECT COUNT(*) FROM photos p WHERE status = 'ok' AND NOT EXISTS (SELECT 1 FROM crops c WHERE c.photo_id = p.id)"
             ),
@@ -271,6 +319,7 @@ class IndexStore:
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), crop_ids)
             self.visible_ids.update(crop_ids.tolist())
         if replaced or len(vectors):
+            self._rebuild_vectors_if_needed()
             self._save_vectors()
         with self.db:
             ids = iter(crop_ids.tolist())
@@ -308,8 +357,25 @@ class IndexStore:
         if crop_ids:
             self.vectors.remove_ids(np.array(crop_ids, dtype=np.int64))
             self.visible_ids.difference_update(crop_ids)
+            self._rebuild_vectors_if_needed()
             self._save_vectors()
         return removed
+
+    def set_vector_index(self, choice: str) -> None:
+        """Choose exact, IVF or automatic vector search and convert now; no re-embedding needed."""
+        vector_index.wanted_kind(choice, 0)  # validates the choice
+        self.manifest = replace(self.manifest, vector_index=choice)
+        if self._rebuild_vectors_if_needed():
+            self._save_vectors()
+        self._write_manifest()
+
+    def _rebuild_vectors_if_needed(self) -> bool:
+        """Switch kind at the size threshold (or re-train an outgrown IVF) from the stored vectors."""
+        if not vector_index.needs_rebuild(self.vectors, self.manifest.vector_index):
+            return False
+        kind = vector_index.wanted_kind(self.manifest.vector_index, self.vectors.ntotal)
+        self.vectors = vector_index.convert(self.vectors, kind)
+        return True
 
 
 def read_manifest(directory: Path) -> IndexManifest:

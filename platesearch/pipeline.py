@@ -87,10 +87,23 @@ class PlateIndex:
         return IndexManifest(embedder.model_id, embedder.dim, PREPROCESSING_VERSION)
 
     @classmethod
-    def create(cls, directory: Path | str, embedder: PlateEmbedder | None = None) -> PlateIndex:
-        """Open an index for writing, creating it if needed (one writer at a time)."""
+    def create(
+        cls, directory: Path | str, embedder: PlateEmbedder | None = None, vector_index: str | None = None
+    ) -> PlateIndex:
+        """Open an index for writing, creating it if needed (one writer at a time).
+
+        vector_index: "exact", "ivf" or "auto" (exact up to vectors.AUTO_IVF_THRESHOLD crops);
+        None keeps the index's current choice ("auto" for a new one).
+        """
         embedder = embedder or default_embedder()
-        return cls(IndexStore.create_or_open(directory, cls._manifest(embedder)), embedder)
+        plate_index = cls(IndexStore.create_or_open(directory, cls._manifest(embedder)), embedder)
+        if vector_index is not None:
+            plate_index.set_vector_index(vector_index)
+        return plate_index
+
+    def set_vector_index(self, choice: str) -> None:
+        """Switch between exact and approximate (IVF) search; stored vectors are converted, not re-embedded."""
+        self.store.set_vector_index(choice)
 
     @classmethod
     def open(cls, directory: Path | str, embedder: PlateEmbedder | None = None) -> PlateIndex:
@@ -195,7 +208,7 @@ class PlateIndex:
             found_scores, found_ids = self.store.search(query, k=pool)
             scores = {int(i): float(s) for s, i in zip(found_scores[0], found_ids[0], strict=True) if i >= 0}
         if method in ("ocr", "hybrid"):
-            readings = {crop_id: text_similarity(plate, ocr_text) for crop_id, ocr_text in self.store.ocr_texts()}
+            readings = {crop_id: text_similarity(plate, ocr_text) for crop_id, ocr_text in self.store.ocr_readings(plate)}
             if method == "ocr":
                 scores = readings
             else:

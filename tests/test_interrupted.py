@@ -79,7 +79,8 @@ def test_readers_during_a_write_see_consistent_indexes(many_crops, tmp_path, sam
                 if ids:
                     for method in ("embedding", "ocr", "hybrid"):
                         results = reader.search("9A9990A", k=3, method=method)
-                        assert results and all(r.crop_id in ids for r in results)
+                        assert all(r.crop_id in ids for r in results)
+                        assert results or method == "ocr"  # crops indexed without --ocr have no readings
                     views += 1
         assert writer.wait(timeout=300) == 0, writer.stderr.read()
     finally:

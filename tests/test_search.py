@@ -211,8 +211,31 @@ def test_index_format_is_json_sqlite_and_faiss_only(crops_index):
         "embedding_dim",
         "preprocessing_version",
         "format_version",
+        "vector_index",
     }
     assert sqlite3.connect(directory / "catalog.sqlite").execute("SELECT COUNT(*) FROM crops").fetchone()[0] > 0
     assert faiss.read_index(str(directory / "vectors.faiss")).ntotal > 0
     for path in directory.iterdir():  # no pickle stream anywhere (protocol 2+ starts with 0x80)
         assert not path.read_bytes().startswith(b"\x80"), path
+
+
+def test_cli_convert_to_ivf_keeps_the_results(crops_index, tmp_path, monkeypatch):
+    from platesearch import vectors
+
+    monkeypatch.setattr(vectors, "MIN_IVF_VECTORS", 1)  # the 30 sample crops make a one-list IVF: exact results
+    directory, dataset = crops_index
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    plates = [item.plate for item in dataset.items[:5]]
+    with PlateIndex.open(copy) as plate_index:
+        before = [plate_index.search(p, k=3, method="embedding") for p in plates]
+    result = CliRunner().invoke(app, ["convert", "--index", str(copy), "--to", "ivf"])
+    assert result.exit_code == 0, result.output
+    assert "vector index: ivf (choice: ivf)" in result.output
+    with PlateIndex.open(copy) as plate_index:
+        assert plate_index.stats()["vector_index"] == "ivf (choice: ivf)"
+        after = [plate_index.search(p, k=3, method="embedding") for p in plates]
+    assert [[r.path for r in rs] for rs in after] == [[r.path for r in rs] for rs in before]
+    assert np.allclose([[r.score for r in rs] for rs in after], [[r.score for r in rs] for rs in before], atol=1e-5)
+    bad = CliRunner().invoke(app, ["convert", "--index", str(copy), "--to", "hnsw"])
+    assert bad.exit_code == 2

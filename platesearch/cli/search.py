@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +27,17 @@ from platesearch.cli.errors import user_errors
 from platesearch.pipeline import DEFAULT_SEARCH_METHOD
 
 IndexDir = Annotated[Path, typer.Option("--index", help="Index directory.")]
+VECTOR_INDEX_HELP = (
+    "Vector search: exact, ivf (approximate, for millions of crops) or auto (exact up to 100,000 crops, "
+    "ivf above). Remembered by the index; converting keeps the stored vectors (no re-embedding)."
+)
 console = Console(stderr=True)
+
+
+class VectorIndexChoice(StrEnum):  # mirrors platesearch.vectors.CHOICES without importing FAISS at start-up
+    auto = "auto"
+    exact = "exact"
+    ivf = "ivf"
 
 
 class TransferSpeed(ProgressColumn):
@@ -55,11 +66,15 @@ def index(
     max_megapixels: Annotated[
         float, typer.Option("--max-megapixels", help="Refuse images declaring more pixels than this.")
     ] = 100.0,
+    vector_index: Annotated[
+        VectorIndexChoice | None, typer.Option("--vector-index", help=VECTOR_INDEX_HELP + " Default: keep.")
+    ] = None,
 ) -> None:
     """Index photos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed."""
     from platesearch.pipeline import PlateIndex
 
-    with _index_errors(), PlateIndex.create(index_dir) as plate_index:
+    choice = vector_index.value if vector_index else None
+    with _index_errors(), PlateIndex.create(index_dir, vector_index=choice) as plate_index:
         plate_index.max_pixels = int(max_megapixels * 1_000_000)
         columns = [
             TextColumn("indexing"),
@@ -140,6 +155,19 @@ def stats(index_dir: IndexDir) -> None:
             typer.echo(f"{key}: {value}")
         for path, reason in plate_index.store.failures():
             typer.echo(f"failed: {path}: {reason}")
+
+
+def convert(
+    index_dir: IndexDir,
+    to: Annotated[VectorIndexChoice, typer.Option("--to", help=VECTOR_INDEX_HELP)],
+) -> None:
+    """Switch an index between exact and approximate (IVF) vector search."""
+    from platesearch.pipeline import PlateIndex
+
+    with _index_errors(), PlateIndex.create(index_dir) as plate_index:
+        plate_index.set_vector_index(to.value)
+        stats = plate_index.stats()
+    typer.echo(f"{stats['vectors']} vectors, vector index: {stats['vector_index']}")
 
 
 def remove(

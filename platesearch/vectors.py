@@ -1,0 +1,118 @@
+"""The FAISS side of an index: exact search for small collections, IVF for large ones.
+
+Both kinds are keyed by crop id, support adding and removing by id, and give back every
+stored vector, so converting one kind into the other needs neither the photos nor the
+model. Chosen by measurement (BENCHMARKS.md): exact inner-product search grows linearly
+(about 84 ms per query at 1M crops on 2 cores), while an inverted-file index over the same
+vectors answers in about 1 ms with recall@10 above 0.99. HNSW was measured too and left
+out: it cannot remove vectors, which re-indexing changed photos and `remove` need.
+"""
+
+from __future__ import annotations
+
+import math
+
+import faiss
+import numpy as np
+
+EXACT, IVF = "exact", "ivf"
+KINDS = (EXACT, IVF)
+CHOICES = ("auto", *KINDS)  # "auto": exact up to AUTO_IVF_THRESHOLD vectors, IVF above
+AUTO_IVF_THRESHOLD = 100_000
+IVF_NPROBE = 32  # lists visited per query
+MIN_IVF_VECTORS = 1_000  # below this an inverted file buys nothing: "ivf" stays exact
+TRAINING_POINTS_PER_LIST = 64
+MIN_POINTS_PER_LIST = 39  # FAISS's k-means warns below this
+SEED = 1234
+
+
+def new_exact(dim: int) -> faiss.Index:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def kind_of(index: faiss.Index) -> str:
+    return IVF if isinstance(index, faiss.IndexIVF) else EXACT
+
+
+def nlist_for(count: int) -> int:
+    """Inverted lists for `count` vectors: the power of two nearest 4 * sqrt(count), fewer for small counts."""
+    nlist = 2 ** round(math.log2(4 * math.sqrt(max(count, 1))))
+    while nlist > 1 and nlist * MIN_POINTS_PER_LIST > count:
+        nlist //= 2
+    return nlist
+
+
+def wanted_kind(choice: str, count: int) -> str:
+    if choice not in CHOICES:
+        raise ValueError(f"unknown vector index {choice!r}; choose from {', '.join(CHOICES)}")
+    if choice == "auto":
+        return IVF if count > AUTO_IVF_THRESHOLD else EXACT
+    return IVF if choice == IVF and count >= MIN_IVF_VECTORS else EXACT
+
+
+def needs_rebuild(index: faiss.Index, choice: str) -> bool:
+    """Whether `index` should change kind, or (IVF) be re-trained because it outgrew its lists (4x growth)."""
+    kind = wanted_kind(choice, index.ntotal)
+    if kind != kind_of(index):
+        return True
+    return kind == IVF and nlist_for(index.ntotal) >= 2 * index.nlist
+
+
+def prepare_for_search(index: faiss.Index) -> faiss.Index:
+    if isinstance(index, faiss.IndexIVF):
+        index.nprobe = min(IVF_NPROBE, index.nlist)
+    return index
+
+
+def stored_ids(index: faiss.Index) -> np.ndarray:
+    if isinstance(index, faiss.IndexIVF):
+        return np.concatenate([ids for ids, _ in _inverted_lists(index)] or [np.zeros(0, np.int64)])
+    return faiss.vector_to_array(index.id_map)
+
+
+def stored_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of everything in `index`, read back without the model."""
+    if isinstance(index, faiss.IndexIVF):
+        lists = _inverted_lists(index)
+        if not lists:
+            return np.zeros(0, np.int64), np.zeros((0, index.d), np.float32)
+        return np.concatenate([i for i, _ in lists]), np.concatenate([v for _, v in lists])
+    return faiss.vector_to_array(index.id_map), index.index.reconstruct_n(0, index.ntotal)
+
+
+def _inverted_lists(index: faiss.IndexIVF) -> list[tuple[np.ndarray, np.ndarray]]:
+    invlists = index.invlists
+    lists = []
+    for number in range(index.nlist):
+        size = invlists.list_size(number)
+        if size:
+            ids = faiss.rev_swig_ptr(invlists.get_ids(number), size).copy()
+            codes = faiss.rev_swig_ptr(invlists.get_codes(number), size * invlists.code_size).copy()
+            lists.append((ids, codes.view(np.float32).reshape(size, index.d)))
+    return lists
+
+
+def build(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.Index:
+    """A new index of `kind` holding `vectors` under `ids` (IVF trains its quantizer on them)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    if kind == EXACT:
+        index = new_exact(dim)
+    elif kind == IVF:
+        nlist = nlist_for(len(vectors))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = SEED
+        sample = np.random.default_rng(SEED).permutation(len(vectors))[: nlist * TRAINING_POINTS_PER_LIST]
+        index.train(vectors[np.sort(sample)])
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct and remove by crop id
+    else:
+        raise ValueError(f"unknown vector index kind {kind!r}")
+    if len(vectors):
+        index.add_with_ids(vectors, ids)
+    return prepare_for_search(index)
+
+
+def convert(index: faiss.Index, kind: str) -> faiss.Index:
+    """The same vectors and ids in an index of `kind` (IVF: freshly trained)."""
+    ids, vectors = stored_vectors(index)
+    return build(kind, ids, vectors, index.d)

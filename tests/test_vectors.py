@@ -1,0 +1,131 @@
+"""The approximate (IVF) vector index: recall against exact search, the automatic switch,
+conversion from stored vectors, and the OCR trigram candidates of large indexes.
+
+Random clustered vectors stand in for embeddings: no model is needed here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from platesearch import index as index_module
+from platesearch import vectors
+from platesearch.index import IndexManifest, IndexStore, NewCrop
+
+DIM = 32
+
+
+def clustered(count: int, seed: int = 0, centres: int = 200) -> np.ndarray:
+    """Unit vectors around random centres, like several sightings of each plate."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(centres, DIM))
+    points = base[rng.integers(0, centres, count)] + rng.normal(scale=0.3, size=(count, DIM))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+def recall_at(k: int, approximate, exact, queries: np.ndarray) -> float:
+    _, found = approximate.search(queries, k)
+    _, truth = exact.search(queries, k)
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth, strict=True)]))
+
+
+def test_ivf_recall_against_exact_search():
+    points = clustered(20_000)
+    ids = np.arange(100, 100 + len(points))
+    exact = vectors.build(vectors.EXACT, ids, points, DIM)
+    ivf = vectors.build(vectors.IVF, ids, points, DIM)
+    assert vectors.kind_of(ivf) == vectors.IVF and ivf.nlist == vectors.nlist_for(len(points))
+    queries = clustered(200, seed=1)
+    assert recall_at(10, ivf, exact, queries) >= 0.99
+
+
+def test_conversion_keeps_every_id_and_vector():
+    points = clustered(5_000)
+    ids = np.random.default_rng(2).permutation(50_000)[:5_000]  # sparse, unordered ids, as after removals
+    exact = vectors.build(vectors.EXACT, ids, points, DIM)
+    ivf = vectors.convert(exact, vectors.IVF)
+    back = vectors.convert(ivf, vectors.EXACT)
+    for index in (ivf, back):
+        got_ids, got_vectors = vectors.stored_vectors(index)
+        order = np.argsort(got_ids)
+        assert np.array_equal(got_ids[order], np.sort(ids))
+        assert np.array_equal(got_vectors[order], points[np.argsort(ids)])
+    assert np.array_equal(ivf.reconstruct(int(ids[7])), points[7])  # by crop id, through the direct map
+
+
+def test_choice_and_threshold():
+    assert vectors.wanted_kind("auto", vectors.AUTO_IVF_THRESHOLD) == vectors.EXACT
+    assert vectors.wanted_kind("auto", vectors.AUTO_IVF_THRESHOLD + 1) == vectors.IVF
+    assert vectors.wanted_kind("exact", 10**7) == vectors.EXACT
+    assert vectors.wanted_kind("ivf", vectors.MIN_IVF_VECTORS - 1) == vectors.EXACT
+    assert vectors.wanted_kind("ivf", vectors.MIN_IVF_VECTORS) == vectors.IVF
+    with pytest.raises(ValueError, match="choose from"):
+        vectors.wanted_kind("hnsw", 10)
+    assert [vectors.nlist_for(n) for n in (1_000, 100_000, 1_000_000)] == [16, 1024, 4096]
+
+
+def _add(store: IndexStore, points: np.ndarray, start: int, texts: list[str] | None = None) -> None:
+    photos = [
+        (f"/photos/{start + i}.jpg", f"{start + i:064x}", 1, [NewCrop((0, 0, 1, 1), texts[i] if texts else None)])
+        for i in range(len(points))
+    ]
+    store.add_batch(photos, points, [])
+
+
+def test_store_switches_to_ivf_above_the_threshold_and_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "AUTO_IVF_THRESHOLD", 3_000)
+    manifest = IndexManifest("0" * 64, DIM, "test")
+    points = clustered(4_000)
+    store = IndexStore.create_or_open(tmp_path / "index", manifest)
+    _add(store, points[:3_000], 0)
+    assert vectors.kind_of(store.vectors) == vectors.EXACT
+    _add(store, points[3_000:], 3_000)  # crosses the threshold: converted from the stored vectors
+    assert vectors.kind_of(store.vectors) == vectors.IVF and store.vectors.ntotal == 4_000
+    store.remove(["/photos/5.jpg"])
+    store.close()
+
+    reader = IndexStore.open_readonly(tmp_path / "index", manifest)
+    assert vectors.kind_of(reader.vectors) == vectors.IVF and reader.vectors.nprobe == vectors.IVF_NPROBE
+    exact = vectors.build(vectors.EXACT, np.delete(np.arange(1, 4_001), 5), np.delete(points, 5, axis=0), DIM)
+    assert recall_at(10, reader.vectors, exact, clustered(100, seed=3)) >= 0.99
+    assert reader.stats()["crops"] == reader.stats()["vectors"] == 3_999
+    reader.close()
+
+    store = IndexStore.create_or_open(tmp_path / "index", manifest)
+    store.set_vector_index("exact")  # forced: converted back, and the choice is remembered
+    assert vectors.kind_of(store.vectors) == vectors.EXACT and store.vectors.ntotal == 3_999
+    store.close()
+    reopened = IndexStore.open_readonly(tmp_path / "index", manifest)
+    assert reopened.manifest.vector_index == "exact" and vectors.kind_of(reopened.vectors) == vectors.EXACT
+    reopened.close()
+
+
+def test_ocr_trigram_candidates_follow_inserts_and_removals(tmp_path):
+    store = IndexStore.create_or_open(tmp_path / "index", IndexManifest("0" * 64, DIM, "test"))
+    texts = ["ABC1234", "XBC1239", "ZZZ9999", "AB", "QQQ1234"]
+    _add(store, clustered(len(texts)), 0, texts)
+    by_trigram = lambda plate: sorted(t for _, t in store.ocr_readings(plate, full_scan_limit=0))  # noqa: E731
+    assert by_trigram("ABC1234") == ["ABC1234", "QQQ1234", "XBC1239"]
+    assert sorted(t for _, t in store.ocr_readings("ABC1234")) == sorted(texts)  # small store: every reading
+    store.remove(["/photos/0.jpg"])  # photo deleted, its crop cascades, the trigger updates the text index
+    assert by_trigram("ABC1234") == ["QQQ1234", "XBC1239"]
+    store.close()
+
+
+def test_index_made_before_the_text_index_gets_it_on_open(tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "TEXT_SCHEMA", "")  # an index as the previous version wrote it
+    monkeypatch.setattr(IndexStore, "_create_text_index", lambda self: None)
+    store = IndexStore.create_or_open(tmp_path / "index", IndexManifest("0" * 64, DIM, "test"))
+    _add(store, clustered(2), 0, ["ABC1234", "DEF5678"])
+    store.close()
+    monkeypatch.undo()
+    store = IndexStore.create_or_open(tmp_path / "index", IndexManifest("0" * 64, DIM, "test"))
+    assert [t for _, t in store.ocr_readings("ABC1234", full_scan_limit=0)] == ["ABC1234"]
+    store.close()
+
+
+def test_cli_choices_mirror_the_library():
+    from platesearch.cli.search import VectorIndexChoice
+
+    assert tuple(c.value for c in VectorIndexChoice) == vectors.CHOICES

@@ -17,9 +17,12 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/platesearch demo
 
+# Figures go to BENCHMARKS.md; the whole run takes about 20 minutes on 2 cores.
 bench: $(STAMP)
-	$(PY) benchmarks/localization.py --max-side 640 960
+	$(PY) benchmarks/localization.py --max-side 512 640
 	$(PY) benchmarks/query.py
+	$(PY) benchmarks/indexing.py
+	$(PY) benchmarks/scale.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check platesearch tests alphabet benchmarks

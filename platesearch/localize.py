@@ -9,7 +9,9 @@ plausibility score and capped per photo.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -95,6 +97,11 @@ def configure_torch_threads(threads: int | None = None) -> int:
 @cache
 def get_reader():
     """One EasyOCR reader per process, on the CPU, from local weights only."""
+    if "tensorflow" in sys.modules and "triton" not in sys.modules and importlib.util.find_spec("triton"):
+        raise RuntimeError(
+            "tensorflow was imported before platesearch: EasyOCR's torch would then load triton after it, "
+            "which crashes the process. Import platesearch (or triton) before tensorflow."
+        )
     model_dir = easyocr_model_dir()
     configure_torch_threads()
     import easyocr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -39,9 +40,11 @@ def _load_triton_before_tensorflow() -> None:
 
     EasyOCR's torch imports triton lazily; importing triton's native modules after
     TensorFlow has loaded its own crashes the process (segfault, measured with torch 2.14 and
-    TensorFlow 2.21). Loaded first, both live together; it costs about 0.3 s.
+    TensorFlow 2.21). Loaded first, both live together; it costs about 0.3 s. If the caller
+    imported TensorFlow already, importing triton now would crash: it is left out, and
+    `localize.get_reader` refuses with a clear error instead of crashing later.
     """
-    if importlib.util.find_spec("triton") is not None:
+    if "tensorflow" not in sys.modules and importlib.util.find_spec("triton") is not None:
         import triton  # noqa: F401
 
 
@@ -130,9 +133,13 @@ class PlateEmbedder:
 
 
 def encode(encoder, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Run a Keras encoder over uint8 [n, 64, 512] images in batches; L2-normalized float32 [n, d]."""
+    """Run a Keras encoder over uint8 [n, 64, 512] images in batches; L2-normalized float32 [n, d].
+
+    predict_on_batch runs Keras's compiled predict function: one query image takes 2.4 ms
+    where an eager call takes 12 ms (measured on 2 cores), most of a query's latency.
+    """
     inputs = to_model_input(images)
-    batches = [encoder(inputs[i : i + batch_size], training=False).numpy() for i in range(0, len(inputs), batch_size)]
+    batches = [encoder.predict_on_batch(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]
     return l2_normalize(np.concatenate(batches))
 
 

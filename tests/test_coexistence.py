@@ -21,3 +21,21 @@ def test_model_then_easyocr_in_one_process():
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "both loaded" in result.stdout
+
+
+TENSORFLOW_FIRST = """
+import tensorflow  # before platesearch: triton can no longer be loaded safely
+import numpy as np
+from platesearch.model import default_embedder
+from platesearch.render import render_plate
+print(default_embedder().embed(render_plate("AB123")[None]).shape)  # queries still work
+from platesearch.localize import get_reader
+get_reader()
+"""
+
+
+@pytest.mark.slow
+def test_tensorflow_imported_first_is_a_clear_error_not_a_crash():
+    result = subprocess.run([sys.executable, "-c", TENSORFLOW_FIRST], capture_output=True, text=True, timeout=300)
+    assert "(1, 256)" in result.stdout, result.stderr[-2000:]
+    assert result.returncode == 1 and "Import platesearch (or triton) before tensorflow" in result.stderr

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import pytest
@@ -22,6 +23,14 @@ def many_crops(tmp_path, sample):
         for scale in (1.0, 0.9, 0.8):  # distinct content, so distinct hashes
             cv2.imwrite(str(folder / f"{n}-{scale}.png"), cv2.resize(image, None, fx=scale, fy=scale))
     return folder
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes of `pid` (Linux /proc); the indexer's decode/binarize workers here."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        pytest.skip("needs Linux /proc to find the worker processes")
+    return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
 
 
 @pytest.mark.slow
@@ -43,8 +52,14 @@ def test_sigkill_then_resume(many_crops, tmp_path):
                 break
         time.sleep(0.05)
     assert process.poll() is None, "indexing finished before it could be interrupted"
+    workers = _children(process.pid)
+    assert workers, "90 files should be prepared in worker processes"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "worker processes outlived the indexer"
 
     with PlateIndex.open(index_dir) as interrupted:
         stats = interrupted.stats()

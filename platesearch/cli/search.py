@@ -69,6 +69,23 @@ def index(
     vector_index: Annotated[
         VectorIndexChoice | None, typer.Option("--vector-index", help=VECTOR_INDEX_HELP + " Default: keep.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Processes that decode, localize and binarize while the model embeds "
+            "(0: all in this process). Default: one per core for 32 files or more.",
+        ),
+    ] = None,
+    detector_max_side: Annotated[
+        int | None,
+        typer.Option(
+            "--detector-max-side",
+            min=64,
+            help="Text detector canvas, longest side in pixels (default 640; 512 is faster, see BENCHMARKS.md).",
+        ),
+    ] = None,
 ) -> None:
     """Index photos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed."""
     from platesearch.pipeline import PlateIndex
@@ -93,6 +110,8 @@ def index(
                 crops=crops,
                 ocr=ocr,
                 progress=lambda done, total, _: progress.update(task, completed=done, total=total),
+                workers=workers,
+                detector_max_side=detector_max_side,
             )
         stats = plate_index.stats()
     console.print(
@@ -100,6 +119,9 @@ def index(
         f"skipped {report.skipped} already indexed, failed {len(report.failed)}; "
         f"the index now holds {stats['photos']} images, {stats['crops']} crops"
     )
+    stages = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in report.seconds.items() if seconds >= 0.05)
+    if stages:
+        console.print(f"seconds per stage (decode, localize, binarize summed over workers): {stages}", style="dim")
     for path, reason in report.failed:
         console.print(f"  failed: {path}: {reason}")
     if report.failed:

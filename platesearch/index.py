@@ -68,8 +68,9 @@ CREATE TRIGGER IF NOT EXISTS crop_text_delete AFTER DELETE ON crops WHEN old.ocr
     INSERT INTO crop_text (crop_text, rowid, ocr_text) VALUES ('delete', old.id, old.ocr_text);
 END;
 """
-# Up to this many crops the OCR search scores every reading (exact); above, trigram candidates.
-OCR_FULL_SCAN_LIMIT = 10_000
+# Up to this many crops the OCR search scores every reading; above, only trigram candidates
+# (a full scan costs about 1 ms per thousand crops, BENCHMARKS.md).
+OCR_FULL_SCAN_LIMIT = 2_000
 
 
 class IndexStoreError(RuntimeError):

@@ -21,7 +21,7 @@ from platesearch.io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageReadError, a
 from platesearch.model import PREPROCESSING_VERSION, PlateEmbedder, default_embedder
 from platesearch.plates import normalize_plate
 from platesearch.render import render_plate
-from platesearch.textmatch import text_similarity
+from platesearch.textmatch import text_similarities, text_similarity
 
 # Indexing: crops per model call (measured 570 crops/s at 64 against 334 at 16); the vectors
 # file and catalog are written when the crops waiting hold 5 % of the index or 10 s of work,
@@ -360,24 +360,28 @@ class PlateIndex:
             raise ValueError(f"unknown search method {method!r}; choose from {', '.join(SEARCH_METHODS)}")
         plate = normalize_plate(text)
         pool = max(64, 16 * k)  # crops considered: enough that k distinct photos survive grouping
-        scores: dict[int, float] = {}
+        cosines: dict[int, float] = {}
         if method in ("embedding", "hybrid"):
-            query = self.embedder.embed(render_plate(plate)[None])
-            found_scores, found_ids = self.store.search(query, k=pool)
-            scores = {int(i): float(s) for s, i in zip(found_scores[0], found_ids[0], strict=True) if i >= 0}
+            query = self.embedder.embed(render_plate(plate)[None])[0]
+            found_scores, found_ids = self.store.search(query[None], k=pool)
+            cosines = {int(i): float(s) for s, i in zip(found_scores[0], found_ids[0], strict=True) if i >= 0}
+        candidates = list(cosines)
         if method in ("ocr", "hybrid"):
-            readings = {
-                crop_id: text_similarity(plate, ocr_text) for crop_id, ocr_text in self.store.ocr_readings(plate)
-            }
-            if method == "ocr":
-                scores = readings
-            else:
-                best_read = sorted(readings, key=lambda i: -readings[i])[:pool]
-                missing = [i for i in best_read if i not in scores]
-                scores.update(zip(missing, self.store.cosine(query[0], missing), strict=True))
-                scores = {i: (1 - ocr_weight) * s + ocr_weight * readings.get(i, 0.0) for i, s in scores.items()}
+            readings = self.store.ocr_readings(plate)
+            similarity = text_similarities(plate, [reading for _, reading in readings])
+            best_read = [readings[i][0] for i in np.argsort(-similarity, kind="stable")[:pool]]
+            candidates += [i for i in best_read if i not in cosines]
+        records = self.store.crops(candidates)
+        if method == "embedding":
+            scores = cosines
+        else:  # OCR similarity of every candidate from its own reading, whichever way it was found
+            reading_similarity = {i: text_similarity(plate, records[i].ocr_text) for i in candidates if i in records}
+            scores = reading_similarity
+            if method == "hybrid":
+                missing = [i for i in candidates if i not in cosines]
+                cosines.update(zip(missing, self.store.cosine(query, missing), strict=True))
+                scores = {i: (1 - ocr_weight) * cosines[i] + ocr_weight * s for i, s in reading_similarity.items()}
         ranked_crops = sorted(scores, key=lambda i: -scores[i])
-        records = self.store.crops(ranked_crops[:pool])
         best: dict[str, int] = {}
         for crop_id in ranked_crops:
             record = records.get(crop_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cdist
 
 
 def text_similarity(query: str, recognized: str | None) -> float:
@@ -10,3 +12,10 @@ def text_similarity(query: str, recognized: str | None) -> float:
     if not recognized:
         return 0.0
     return float(Levenshtein.normalized_similarity(query, recognized))
+
+
+def text_similarities(query: str, readings: list[str]) -> np.ndarray:
+    """text_similarity of the query with each of many readings, in one vectorized call."""
+    if not readings:
+        return np.zeros(0, np.float32)
+    return cdist([query], readings, scorer=Levenshtein.normalized_similarity, dtype=np.float32)[0]

@@ -66,7 +66,10 @@ def prepare_for_search(index: faiss.Index) -> faiss.Index:
 
 def stored_ids(index: faiss.Index) -> np.ndarray:
     if isinstance(index, faiss.IndexIVF):
-        return np.concatenate([ids for ids, _ in _inverted_lists(index)] or [np.zeros(0, np.int64)])
+        invlists = index.invlists
+        sizes = [invlists.list_size(number) for number in range(index.nlist)]
+        lists = [faiss.rev_swig_ptr(invlists.get_ids(n), size) for n, size in enumerate(sizes) if size]
+        return np.concatenate(lists) if lists else np.zeros(0, np.int64)  # concatenate copies
     return faiss.vector_to_array(index.id_map)
 
 

@@ -17,11 +17,13 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/platesearch demo
 
-# Figures go to BENCHMARKS.md; the whole run takes about 20 minutes on 2 cores.
+# Figures go to BENCHMARKS.md; the whole run takes about 35 minutes on 2 cores.
 bench: $(STAMP)
 	$(PY) benchmarks/localization.py --max-side 512 640
 	$(PY) benchmarks/query.py
 	$(PY) benchmarks/indexing.py
+	$(PY) benchmarks/indexing.py --modes photos --detector-max-side 512
+	$(PY) benchmarks/indexing.py --modes photos --rounds 1 --photos 120
 	$(PY) benchmarks/scale.py
 
 lint: $(STAMP)

@@ -9,6 +9,7 @@ and the stage breakdown is the median run's (decode, localize, binarize are summ
 worker processes, so with workers they can add up to more than the wall time).
 
 Run: .venv/bin/python benchmarks/indexing.py [--rounds 3] [--photos 40] [--workers 0 2]
+     [--modes crops photos] [--detector-max-side 512]
 """
 
 from __future__ import annotations
@@ -49,14 +50,14 @@ def photos_1280x720(folder: Path, count: int) -> dict[str, tuple[int, int, int, 
     return boxes
 
 
-def run(files: list[Path], crops: bool, workers: int, rounds: int, work: Path) -> dict:
+def run(files: list[Path], crops: bool, workers: int, rounds: int, work: Path, detector_max_side: int | None) -> dict:
     embedder = default_embedder()
     runs = []
     for round_number in range(rounds):
         directory = work / f"index-{crops}-{workers}-{round_number}"
         started = time.perf_counter()
         with PlateIndex.create(directory, embedder) as plate_index:
-            report = plate_index.add(files, crops=crops, workers=workers)
+            report = plate_index.add(files, crops=crops, workers=workers, detector_max_side=detector_max_side)
         seconds = time.perf_counter() - started
         assert not report.failed, report.failed
         disk = sum(p.stat().st_size for p in directory.iterdir())
@@ -84,6 +85,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--photos", type=int, default=40, help="1280x720 photos (half EU, half BR)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--modes", nargs="+", choices=["crops", "photos"], default=["crops", "photos"])
+    parser.add_argument("--detector-max-side", type=int, default=None, help="default: the localizer's (640)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="platesearch-bench-"))
     try:
@@ -98,14 +101,16 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|---|")
         for crops, files in ((True, crop_files), (False, photo_files)):
+            if ("crops" if crops else "photos") not in args.modes:
+                continue
             for workers in args.workers:
-                result = run(files, crops, workers, args.rounds, work)
+                result = run(files, crops, workers, args.rounds, work, args.detector_max_side)
                 median = result["median"]
                 rates = result["rates"]
                 found = "" if crops else f"{recall(median['directory'], boxes):.3f}"
                 per_crop = median["disk"] / max(1, median["report"].candidates)
                 print(
-                    f"| {'--crops' if crops else 'photos 1280x720'} | {workers} | {len(files)} "
+                    f"| {'--crops' if crops else f'photos 1280x720, detector {args.detector_max_side or 640}'} | {workers} | {len(files)} "
                     f"({median['report'].candidates} crops) | {min(rates):.1f} / {statistics.median(rates):.1f} / {max(rates):.1f} "
                     f"| {stage_line(median['report'])} (wall {median['seconds']:.1f}) | {per_crop / 1024:.1f} KiB | {found} |",
                     flush=True,

@@ -61,8 +61,10 @@ def main() -> None:
         )
         colds.append(time.perf_counter() - started)
     ms = sorted(1000 * x for x in latencies)
+    print(f"| model load + first embed, first in the process (TensorFlow import included) (s) | {loads[0]:.2f} |")
+    again = loads[1:] or loads
     print(
-        f"| model load + first embed (s) | min {min(loads):.2f} / median {statistics.median(loads):.2f} / max {max(loads):.2f} |"
+        f"| model load + first embed, again in a warm process (s) | min {min(again):.2f} / median {statistics.median(again):.2f} / max {max(again):.2f} |"
     )
     print(
         f"| query latency over {size} crops, {len(ms)} queries (ms) | p50 {ms[len(ms) // 2]:.1f} / p99 {ms[int(len(ms) * 0.99)]:.1f} / max {ms[-1]:.1f} |"

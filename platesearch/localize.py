@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -104,6 +105,9 @@ def get_reader():
         )
     model_dir = easyocr_model_dir()
     configure_torch_threads()
+    # torch's warnings for a CPU-only run are harmless, and pin_memory's repeats for every photo.
+    for message in (".*pin_memory.*", ".*quantize_per_tensor.*", "CUDA initialization.*"):
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
     import easyocr
 
     return easyocr.Reader(["en"], gpu=False, model_storage_directory=model_dir, download_enabled=False, verbose=False)

@@ -179,7 +179,8 @@ def _prepare_all(preparer: _Preparer, jobs: Iterator[_Job], workers: int) -> Ite
         return
     # spawn: the parent may hold TensorFlow's threads, which a forked child must not inherit
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+    try:
         running: deque = deque()
         for job in jobs:
             running.append(pool.submit(preparer, job))
@@ -187,6 +188,8 @@ def _prepare_all(preparer: _Preparer, jobs: Iterator[_Job], workers: int) -> Ite
                 yield running.popleft().result()
         while running:
             yield running.popleft().result()
+    finally:  # on Ctrl-C or an error, files not started yet are dropped rather than waited for
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def iter_image_files(paths: Iterable[Path | str]) -> Iterator[Path]:

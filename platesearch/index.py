@@ -69,7 +69,7 @@ CREATE TRIGGER IF NOT EXISTS crop_text_delete AFTER DELETE ON crops WHEN old.ocr
 END;
 """
 # Up to this many crops the OCR search scores every reading; above, only trigram candidates
-# (a full scan costs about 1 ms per thousand crops, BENCHMARKS.md).
+# (the full scan grows with the index: it took about 10 ms per query at 10,000 crops).
 OCR_FULL_SCAN_LIMIT = 2_000
 
 

@@ -30,8 +30,8 @@ EMBED_BATCH = 64
 COMMIT_FRACTION = 0.05
 COMMIT_SECONDS = 10.0
 # With workers=None (the CLI's default), files are decoded, localized and binarized in this
-# many worker processes (one thread each) while the main process embeds; jobs of fewer files
-# run in-process.
+# many worker processes (the cores split between them: one thread each) while the main
+# process embeds; jobs of fewer files run in-process.
 DEFAULT_WORKERS = os.cpu_count() or 1
 PARALLEL_MIN_FILES = 32
 STAGES = ("hash", "decode", "localize", "binarize", "embed", "add", "commit")
@@ -158,10 +158,10 @@ class _Batch:
         return np.concatenate(self.embedded) if self.embedded else np.zeros((0, dim), np.float32)
 
 
-def _init_worker() -> None:
-    """One thread per worker process (the processes share the cores), and exit with the parent."""
-    os.environ["PLATESEARCH_THREADS"] = "1"
-    cv2.setNumThreads(1)
+def _init_worker(threads: int) -> None:
+    """Split the cores between the worker processes (their thread pools), and exit with the parent."""
+    os.environ["PLATESEARCH_THREADS"] = str(threads)
+    cv2.setNumThreads(threads)
     parent = os.getppid()
 
     def exit_when_orphaned() -> None:  # a killed indexer must not leave its workers behind
@@ -173,13 +173,14 @@ def _init_worker() -> None:
 
 
 def _prepare_all(preparer: _Preparer, jobs: Iterator[_Job], workers: int) -> Iterator[_Prepared]:
-    """Results in job order; with workers > 1, a bounded number of jobs run ahead in worker processes."""
-    if workers <= 1:
+    """Results in job order; with workers, a bounded number of jobs run ahead in worker processes."""
+    if workers <= 0:
         yield from map(preparer, jobs)
         return
     # spawn: the parent may hold TensorFlow's threads, which a forked child must not inherit
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,))
     try:
         running: deque = deque()
         for job in jobs:

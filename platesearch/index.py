@@ -382,9 +382,9 @@ class IndexStore:
 
     def _rebuild_vectors_if_needed(self) -> bool:
         """Switch kind at the size threshold (or re-train an outgrown IVF) from the stored vectors."""
-        if not vector_index.needs_rebuild(self.vectors, self.manifest.vector_index):
+        kind = vector_index.rebuild_target(self.vectors, self.manifest.vector_index)
+        if kind is None:
             return False
-        kind = vector_index.wanted_kind(self.manifest.vector_index, self.vectors.ntotal)
         self.vectors = vector_index.convert(self.vectors, kind)
         return True
 

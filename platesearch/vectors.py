@@ -50,12 +50,19 @@ def wanted_kind(choice: str, count: int) -> str:
     return IVF if choice == IVF and count >= MIN_IVF_VECTORS else EXACT
 
 
-def needs_rebuild(index: faiss.Index, choice: str) -> bool:
-    """Whether `index` should change kind, or (IVF) be re-trained because it outgrew its lists (4x growth)."""
+def rebuild_target(index: faiss.Index, choice: str) -> str | None:
+    """The kind `index` should be rebuilt as, or None to keep it.
+
+    A change of kind, or (IVF) re-training once the index outgrew its lists (4x growth).
+    "auto" goes back to exact only below half the threshold, so an index hovering around it
+    is not converted back and forth.
+    """
     kind = wanted_kind(choice, index.ntotal)
+    if choice == "auto" and kind_of(index) == IVF and index.ntotal >= AUTO_IVF_THRESHOLD // 2:
+        kind = IVF
     if kind != kind_of(index):
-        return True
-    return kind == IVF and nlist_for(index.ntotal) >= 2 * index.nlist
+        return kind
+    return kind if kind == IVF and nlist_for(index.ntotal) >= 2 * index.nlist else None
 
 
 def prepare_for_search(index: faiss.Index) -> faiss.Index:

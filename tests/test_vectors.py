@@ -65,6 +65,21 @@ def test_choice_and_threshold():
     assert [vectors.nlist_for(n) for n in (1_000, 100_000, 1_000_000)] == [16, 1024, 4096]
 
 
+def test_auto_keeps_ivf_until_half_the_threshold(monkeypatch):
+    monkeypatch.setattr(vectors, "AUTO_IVF_THRESHOLD", 3_000)
+    points = clustered(2_000)
+    ivf = vectors.build(vectors.IVF, np.arange(2_000), points, DIM)
+    assert vectors.rebuild_target(ivf, "auto") is None  # 2,000 >= 1,500: no flapping around 3,000
+    ivf.remove_ids(np.arange(600))
+    assert vectors.rebuild_target(ivf, "auto") == vectors.EXACT
+    assert vectors.rebuild_target(ivf, "ivf") is None
+    exact = vectors.build(vectors.EXACT, np.arange(3_001), clustered(3_001), DIM)
+    assert vectors.rebuild_target(exact, "auto") == vectors.IVF
+    grown = vectors.build(vectors.IVF, np.arange(5_000), clustered(5_000), DIM)  # 128 lists
+    grown.add_with_ids(clustered(20_000, seed=4), np.arange(5_000, 25_000))  # now wants 512: re-train
+    assert vectors.rebuild_target(grown, "ivf") == vectors.IVF
+
+
 def _add(store: IndexStore, points: np.ndarray, start: int, texts: list[str] | None = None) -> None:
     photos = [
         (f"/photos/{start + i}.jpg", f"{start + i:064x}", 1, [NewCrop((0, 0, 1, 1), texts[i] if texts else None)])

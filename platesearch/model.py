@@ -12,6 +12,9 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -48,6 +51,30 @@ def _load_triton_before_tensorflow() -> None:
         import triton  # noqa: F401
 
 
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Hold back what native code writes to stderr meanwhile; replay it if the block fails.
+
+    TensorFlow 2.21 logs its start-up (oneDNN, CPU features, CUDA probing on a machine
+    without a GPU) from C++ before TF_CPP_MIN_LOG_LEVEL takes effect: a dozen lines on
+    every command. They say nothing when loading works, and are shown when it does not.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def configure_threads(threads: int | None = None) -> int:
     """Give TensorFlow a fixed thread budget (default: all cores, or $PLATESEARCH_THREADS).
 
@@ -55,7 +82,8 @@ def configure_threads(threads: int | None = None) -> int:
     process they oversubscribe a small machine badly.
     """
     _load_triton_before_tensorflow()
-    import tensorflow as tf
+    with quiet_native_stderr():
+        import tensorflow as tf
 
     threads = threads or int(os.environ.get("PLATESEARCH_THREADS", 0)) or os.cpu_count() or 1
     try:
@@ -111,9 +139,10 @@ class PlateEmbedder:
                 f"{self.manifest.sha256[:12]}...): refusing to load weights of unknown origin"
             )
         configure_threads()
-        import keras
+        with quiet_native_stderr():
+            import keras
 
-        autoencoder = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+            autoencoder = keras.saving.load_model(model_path, safe_mode=True, compile=False)
         self.encoder = autoencoder.get_layer(ENCODER_NAME)
         self.batch_size = batch_size
         self.dim = int(self.encoder.output.shape[-1])

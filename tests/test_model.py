@@ -1,6 +1,7 @@
 """The shipped model (offline, unit-norm embeddings, right plate nearest) and a tiny training run."""
 
 import csv
+import os
 
 import cv2
 import numpy as np
@@ -95,3 +96,15 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path):
         assert (tmp_path / "run" / produced).is_file()
     embedder = PlateEmbedder(tmp_path / "run")
     assert embedder.embed(render_plate("AB123")[None]).shape == (1, 8)
+
+
+def test_native_stderr_is_held_back_unless_loading_fails(capfd):
+    from platesearch.model import quiet_native_stderr
+
+    with quiet_native_stderr():
+        os.write(2, b"start-up chatter\n")
+    assert "start-up chatter" not in capfd.readouterr().err
+    with pytest.raises(RuntimeError), quiet_native_stderr():
+        os.write(2, b"why it failed\n")
+        raise RuntimeError("load failed")
+    assert "why it failed" in capfd.readouterr().err

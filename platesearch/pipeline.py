@@ -193,18 +193,24 @@ def _prepare_all(preparer: _Preparer, jobs: Iterator[_Job], workers: int) -> Ite
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def iter_image_files(paths: Iterable[Path | str]) -> Iterator[Path]:
+def iter_image_files(paths: Iterable[Path | str], unreadable: list[tuple[str, str]] | None = None) -> Iterator[Path]:
     """Image files under `paths` (files as given, folders recursively), absolute, sorted per folder.
 
-    Symbolic-link loops are walked once; unreadable folders are skipped.
+    Symbolic-link loops are walked once. Folders that cannot be listed are skipped and, if
+    `unreadable` is given, appended to it as (folder, reason).
     """
+
+    def note_unreadable(error: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((str(error.filename), f"cannot read folder: {error.strerror or error}"))
+
     seen_dirs: set[Path] = set()
     for root in paths:
         root = absolute_path(root)
         if root.is_file() or not root.exists():
             yield root  # a missing file is reported by the indexer, not silently dropped
             continue
-        for folder, subdirs, files in os.walk(root, followlinks=True):
+        for folder, subdirs, files in os.walk(root, followlinks=True, onerror=note_unreadable):
             real = Path(folder).resolve()
             if real in seen_dirs:
                 subdirs[:] = []
@@ -285,7 +291,8 @@ class PlateIndex:
         `detector_max_side`: the text detector's canvas (default localize.DEFAULT_MAX_SIDE, 640;
         512 is about 1.5x faster on 1280x720 photos with the same recall, see BENCHMARKS.md).
         """
-        files = list(iter_image_files(paths))
+        unreadable_folders: list[tuple[str, str]] = []
+        files = list(iter_image_files(paths, unreadable_folders))
         if workers is None:
             workers = DEFAULT_WORKERS if len(files) >= PARALLEL_MIN_FILES else 0
         report = IndexReport()
@@ -311,6 +318,7 @@ class PlateIndex:
             if progress:
                 progress(prepared_count + report.skipped, len(files), report)
         self._commit(batch, report)
+        report.failed += unreadable_folders  # reported, not recorded: a folder is not a photo
         return report
 
     def _new_jobs(self, files: list[Path], report: IndexReport) -> Iterator[_Job]:

@@ -3,7 +3,7 @@
 Both kinds are keyed by crop id, support adding and removing by id, and give back every
 stored vector, so converting one kind into the other needs neither the photos nor the
 model. Chosen by measurement (BENCHMARKS.md): exact inner-product search grows linearly
-(about 84 ms per query at 1M crops on 2 cores), while an inverted-file index over the same
+(about 90 ms per query at 1M crops on 2 cores), while an inverted-file index over the same
 vectors answers in about 1 ms with recall@10 above 0.99. HNSW was measured too and left
 out: it cannot remove vectors, which re-indexing changed photos and `remove` need.
 """
@@ -16,8 +16,7 @@ import faiss
 import numpy as np
 
 EXACT, IVF = "exact", "ivf"
-KINDS = (EXACT, IVF)
-CHOICES = ("auto", *KINDS)  # "auto": exact up to AUTO_IVF_THRESHOLD vectors, IVF above
+CHOICES = ("auto", EXACT, IVF)  # "auto": exact up to AUTO_IVF_THRESHOLD vectors, IVF above
 AUTO_IVF_THRESHOLD = 100_000
 IVF_NPROBE = 32  # lists visited per query
 MIN_IVF_VECTORS = 1_000  # below this an inverted file buys nothing: "ivf" stays exact

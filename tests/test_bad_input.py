@@ -1,6 +1,7 @@
 """Messy collections: every bad file is skipped with its reason, counted, and the run goes on."""
 
 import os
+import shutil
 import struct
 import zlib
 
@@ -95,3 +96,21 @@ def test_pixel_limit_option(tmp_path, sample):
         app, ["index", str(folder), "--index", str(tmp_path / "idx"), "--crops", "--max-megapixels", "5"]
     )
     assert result.exit_code == 1 and "above the limit" in result.output
+
+
+def test_unlistable_folder_is_reported_not_silently_skipped(tmp_path, sample, monkeypatch):
+    photos = tmp_path / "photos"
+    (photos / "locked").mkdir(parents=True)
+    shutil.copy(next((sample / "crops" / "images").iterdir()), photos / "a.jpg")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as root, permissions cannot lock a folder: refuse it here instead
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = CliRunner().invoke(app, ["index", str(photos), "--index", str(tmp_path / "idx"), "--crops"])
+    assert result.exit_code == 1, result.output
+    assert "indexed 1 images" in result.output
+    assert "locked: cannot read folder: Permission denied" in " ".join(result.output.split())  # rich wraps lines

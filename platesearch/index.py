@@ -142,6 +142,7 @@ class IndexStore:
             self._create_text_index()
         self.db.isolation_level = ""  # back to implicit transactions for writes
         self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
+        self.has_text_index = self._has_table("crop_text")  # absent in a read-only index older than it
         self.vectors = vector_index.prepare_for_search(self._load_consistent_vectors(writable))
 
     def _create_text_index(self) -> None:
@@ -270,7 +271,7 @@ class IndexStore:
         are left out, so both search methods see the same snapshot.
         """
         trigrams = sorted({plate[i : i + 3] for i in range(len(plate) - 2)})
-        if len(self.visible_ids) <= full_scan_limit or not trigrams or not self._has_table("crop_text"):
+        if len(self.visible_ids) <= full_scan_limit or not trigrams or not self.has_text_index:
             rows = self.db.execute("SELECT id, ocr_text FROM crops WHERE ocr_text IS NOT NULL")
         else:
             match = " OR ".join(f'"{t}"' for t in trigrams)  # plates are [A-Z0-9]: nothing to escape

@@ -40,6 +40,8 @@ class PlateRules(Frozen):
     max_length: int = Field(gt=0)
     separators: str
     cyrillic_lookalikes: dict[str, str]
+    ocr_confusables: tuple[str, ...] = ()
+    confusable_cost: float = Field(default=1.0, ge=0.0, le=1.0)
     formats: tuple[PlateFormat, ...]
 
     @field_validator("cyrillic_lookalikes")

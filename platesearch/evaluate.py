@@ -118,7 +118,8 @@ def evaluate_dataset(
     """
     from platesearch.datasets import is_validation_plate, load_dataset
     from platesearch.io import absolute_path
-    from platesearch.pipeline import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, PlateIndex
+    from platesearch.pipeline import PlateIndex
+    from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD
 
     method = method or DEFAULT_SEARCH_METHOD
 
@@ -149,7 +150,50 @@ def evaluate_dataset(
                 outcomes.append(QueryOutcome(plate, rank, results, from_box, str(expected.path), expected.box))
                 if progress:
                     progress(n, len(queries))
+    return _report(dataset_dir, method, ks, outcomes, dataset.bad_rows)
+
+
+def _report(
+    dataset_dir: Path | str, method: str, ks: Sequence[int], outcomes: list[QueryOutcome], bad_rows: list[str]
+) -> EvaluationReport:
     metrics = summarize_ranks([o.rank for o in outcomes], ks)
     hits = [o for o in outcomes if o.rank is not None and o.from_labelled_box is not None]
     from_box = sum(o.from_labelled_box for o in hits) / len(hits) if hits else None
-    return EvaluationReport(Path(dataset_dir).name, method, metrics, outcomes, dataset.bad_rows, from_box)
+    return EvaluationReport(Path(dataset_dir).name, method, metrics, outcomes, bad_rows, from_box)
+
+
+def evaluate_baseline(
+    dataset_dir: Path | str,
+    ks: Sequence[int] = (1, 3, 10),
+    holdout_only: bool = False,
+    cache_file: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationReport:
+    """The same queries answered by EasyOCR `readtext` over each whole image (`platesearch.baseline`).
+
+    Ties count against the query: a wrong image with the same score ranks first.
+    `cache_file` keeps the images' readings between runs (JSON, keyed by path).
+    """
+    from platesearch.baseline import read_images
+    from platesearch.datasets import is_validation_plate, load_dataset
+    from platesearch.pipeline import SearchResult
+    from platesearch.textmatch import plain_similarity
+
+    dataset = load_dataset(dataset_dir)
+    paths = list(dict.fromkeys(str(i.path) for i in dataset.items))
+    readings = read_images(paths, cache_file, progress)
+    plates_of: dict[str, set[str]] = {}
+    for item in dataset.items:
+        plates_of.setdefault(str(item.path), set()).add(item.plate)
+    outcomes = []
+    for plate in [p for p in dataset.plates if is_validation_plate(p) or not holdout_only]:
+        scores = {path: plain_similarity(plate, texts) for path, texts in readings.items()}
+        best_hit = max(score for path, score in scores.items() if plate in plates_of[path])
+        rank = 1 + sum(score >= best_hit for path, score in scores.items() if plate not in plates_of[path])
+        ranked = sorted(scores, key=lambda path: (-scores[path], plate in plates_of[path]))[: max(ks)]
+        results = [SearchResult(n, path, scores[path], (0, 0, 0, 0), -1) for n, path in enumerate(ranked, start=1)]
+        expected = next(i for i in dataset.items if i.plate == plate)
+        outcomes.append(
+            QueryOutcome(plate, rank if rank <= max(ks) else None, results, None, str(expected.path), expected.box)
+        )
+    return _report(dataset_dir, "baseline", ks, outcomes, dataset.bad_rows)

@@ -1,7 +1,10 @@
 """Find candidate plate regions in a full photo with EasyOCR's text detector, offline.
 
-The detector's text boxes are cropped as candidates; boxes a plate was split into
-("AA 5149 EK" as three boxes) are merged, and the parts are kept too. Every plausible
+The detector runs on the whole photo at a small canvas with low thresholds (small plates
+answer it weakly), then again on an enlarged crop around each box too low to read well, so
+a 50-pixel plate in a large frame is found and read at a useful scale. The text boxes are
+cropped as candidates; boxes a plate was split into ("AA 5149 EK" as three boxes) are
+merged, and the parts are kept too. Every plausible
 candidate is kept even when its OCR text fits no known format: OCR text is noisy, and the
 embedding search downstream is there to look past it. Candidates are ranked by a
 plausibility score and capped per photo.
@@ -13,7 +16,7 @@ import importlib.util
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import cv2
@@ -22,12 +25,26 @@ import numpy as np
 from platesearch.binarize import to_gray
 from platesearch.config import plate_rules
 from platesearch.plates import matching_formats
+from platesearch.textmatch import join_readings
 
 DEFAULT_MAX_SIDE = 640  # detector canvas (longest side); 640 kept recall of 960 at half the time: BENCHMARKS.md
 DEFAULT_MAX_CANDIDATES = 8
 MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
 PLATE_ASPECT = (2.0, 8.0)  # width / height of a typical one-line plate's text
 CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of its height)
+# Whole-photo pass: EasyOCR's defaults (text 0.7, low text 0.4) miss small plates, which
+# answer the detector weakly; these lower thresholds cost nothing extra (BENCHMARKS.md).
+TEXT_THRESHOLD, LOW_TEXT = 0.3, 0.2
+# A box lower than ZOOM_BELOW photo pixels, or not shaped like a text line, is detected again
+# on a crop around it, enlarged so the box is ZOOM_HEIGHT pixels high (at most ZOOM_PIXELS
+# pixels in all): the detector then separates and bounds the text that the small canvas blurred.
+ZOOM_BELOW = 48
+ZOOM_HEIGHT = 48
+ZOOM_PIXELS = 48_000
+ZOOM_MARGIN = (1.0, 1.0)  # the zoomed region extends this many box heights left/right, above/below
+MAX_ZOOMS = 8  # per photo, the largest boxes first
+# A crop read on its own (index --crops) is enlarged to at least this height before reading.
+READ_MIN_HEIGHT = 64
 
 
 class LocalizerUnavailable(RuntimeError):
@@ -41,10 +58,16 @@ class Candidate:
     quad: np.ndarray  # float32 [4, 2]: corners in photo pixels, clockwise from top-left
     box: tuple[int, int, int, int]  # axis-aligned x, y, width, height in photo pixels
     crop: np.ndarray = field(repr=False)  # BGR, rectified from the quad with a small margin
-    text: str  # EasyOCR's reading, reduced to A-Z0-9
+    text: str  # EasyOCR's reading, reduced to A-Z0-9 (merged parts concatenated)
     confidence: float  # EasyOCR's recognition confidence (the mean over merged parts)
     score: float  # plausibility as a plate, 0..1; candidates are ranked by it
     parts: int = 1  # how many detector boxes were merged into this candidate
+    readings: tuple[str, ...] = ()  # each merged part's text, then their concatenation
+
+    @property
+    def ocr_text(self) -> str | None:
+        """The readings as the catalog stores them (see textmatch)."""
+        return join_readings([*self.readings, self.text])
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,13 +199,91 @@ def plausibility(text: str, confidence: float, aspect: float) -> float:
     return min(1.0, score)
 
 
-def _detect(image: np.ndarray, max_side: int) -> list[np.ndarray]:
+def _detect(
+    image: np.ndarray, max_side: int, text_threshold: float = 0.7, low_text: float = 0.4, min_size: int = 8
+) -> list[np.ndarray]:
     """Text quads the detector finds (no grouping across gaps: merging is ours)."""
     reader = get_reader()
-    horizontal, free = reader.detect(image, canvas_size=max_side, width_ths=0.05, add_margin=0.05, min_size=8)
+    horizontal, free = reader.detect(
+        image,
+        canvas_size=max_side,
+        text_threshold=text_threshold,
+        low_text=low_text,
+        width_ths=0.05,
+        add_margin=0.05,
+        min_size=min_size,
+    )
     quads = [np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) for x0, x1, y0, y1 in horizontal[0]]
     quads += [np.float32(q) for q in free[0]]
     return quads
+
+
+def _zoom(image: np.ndarray, quad: np.ndarray, first_scale: float) -> list[np.ndarray]:
+    """Detect again on an enlarged crop around a small box; the box itself if nothing is found there.
+
+    `first_scale` is the whole-photo pass's canvas pixels per photo pixel: a zoom that would
+    not look at least 1.5 times closer is skipped.
+    """
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    h = max(1.0, float(y1 - y0))
+    rx0 = int(max(0, x0 - ZOOM_MARGIN[0] * h))
+    ry0 = int(max(0, y0 - ZOOM_MARGIN[1] * h))
+    rx1 = int(min(image.shape[1], x1 + ZOOM_MARGIN[0] * h))
+    ry1 = int(min(image.shape[0], y1 + ZOOM_MARGIN[1] * h))
+    region = image[ry0:ry1, rx0:rx1]
+    if region.size == 0:
+        return [quad]
+    scale = min(4.0, ZOOM_HEIGHT / h, (ZOOM_PIXELS / (region.shape[0] * region.shape[1])) ** 0.5)
+    if scale < 1.5 * first_scale:
+        return [quad]
+    enlarged = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    found = _detect(enlarged, max(enlarged.shape[:2]))
+    return [np.float32(q / scale + (rx0, ry0)) for q in found] or [quad]
+
+
+def detector_canvas(shape: tuple[int, ...], max_side: int = DEFAULT_MAX_SIDE) -> int:
+    """The whole-photo pass's canvas: `max_side`, or half a larger photo's longest side, at most twice `max_side`.
+
+    A 1280x720 photo is seen at 640 (the speed target); a 4032x3024 one at 1280 rather than
+    640, where a 100-pixel plate would shrink to 16.
+    """
+    return int(max(max_side, min(2 * max_side, max(shape[:2]) // 2)))
+
+
+def _detect_photo(image: np.ndarray, max_side: int) -> list[np.ndarray]:
+    """Whole-photo detection at a small canvas, then small boxes detected again at zoom."""
+    canvas = detector_canvas(image.shape, max_side)
+    first_scale = min(1.0, canvas / max(image.shape[:2]))
+    quads = _detect(image, canvas, TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+    sizes = [q.max(axis=0) - q.min(axis=0) for q in quads]
+    small = [i for i, (w, h) in enumerate(sizes) if h < ZOOM_BELOW or w < PLATE_ASPECT[0] * h]
+    small.sort(key=lambda i: -_box_area(quads[i]))
+    kept = [q for i, q in enumerate(quads) if i not in set(small[:MAX_ZOOMS])]
+    for i in small[:MAX_ZOOMS]:
+        kept += _zoom(image, quads[i], first_scale)
+    return _distinct(kept)
+
+
+def _distinct(quads: list[np.ndarray], max_overlap: float = 0.7) -> list[np.ndarray]:
+    """Quads without near-duplicates (two zoomed regions often find the same text)."""
+
+    def bounds(q: np.ndarray) -> tuple[int, int, int, int]:
+        (x0, y0), (x1, y1) = q.min(axis=0), q.max(axis=0)
+        return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+    from platesearch.evaluate import box_iou
+
+    kept: list[np.ndarray] = []
+    for quad in quads:
+        if all(box_iou(bounds(quad), bounds(other)) < max_overlap for other in kept):
+            kept.append(quad)
+    return kept
+
+
+def _box_area(quad: np.ndarray) -> float:
+    w, h = quad.max(axis=0) - quad.min(axis=0)
+    return float(w * h)
 
 
 def _recognize(gray: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, float]]:
@@ -200,18 +301,37 @@ def _recognize(gray: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, flo
     return [(text, float(confidence)) for _, text, confidence in result]
 
 
-def read_text(crop: np.ndarray) -> tuple[str, float]:
-    """EasyOCR's reading of a whole crop (A-Z0-9 only) and its confidence."""
+def read_crop(crop: np.ndarray) -> tuple[list[str], float]:
+    """Readings of a plate crop, detect-then-recognize: each text line EasyOCR finds, their
+    concatenation in reading order, and the whole crop read as one line; and the mean confidence.
+
+    A whole crop read as one line runs state names, slogans and frames into the plate text;
+    the lines found inside it keep the plate's own line clean.
+    """
     h, w = crop.shape[:2]
-    text, confidence = _recognize(to_gray(crop), [np.float32([[0, 0], [w, 0], [w, h], [0, h]])])[0]
-    return _plate_chars(text), confidence
+    if h < READ_MIN_HEIGHT:
+        scale = READ_MIN_HEIGHT / h
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        h, w = crop.shape[:2]
+    gray = to_gray(crop)
+    quads = _detect(crop, max(h, w))
+    quads.sort(key=lambda q: (round(float(q[:, 1].mean()) / (0.5 * h)), float(q[:, 0].min())))  # lines, then x
+    lines = [(_plate_chars(t), c) for t, c in _recognize(gray, quads)]
+    whole, whole_confidence = _recognize(gray, [np.float32([[0, 0], [w, 0], [w, h], [0, h]])])[0]
+    lines = [(t, c) for t, c in lines if t]
+    readings = [t for t, _ in lines]
+    if len(readings) > 1:
+        readings.append("".join(readings))
+    readings.append(_plate_chars(whole))
+    confidences = [c for _, c in lines] or [whole_confidence]
+    return [r for r in dict.fromkeys(readings) if r], float(np.mean(confidences))
 
 
 def localize(
     image: np.ndarray, max_side: int = DEFAULT_MAX_SIDE, max_candidates: int = DEFAULT_MAX_CANDIDATES
 ) -> list[Candidate]:
     """Candidate plate regions of a BGR photo, most plausible first (at most `max_candidates`)."""
-    quads = _detect(image, max_side)
+    quads = _detect_photo(image, max_side)
     gray = to_gray(image)
     boxes = [_TextBox(q, _plate_chars(t), c) for q, (t, c) in zip(quads, _recognize(gray, quads), strict=True)]
     candidates = []
@@ -229,8 +349,25 @@ def localize(
         box = (int(max(0, x0)), int(max(0, y0)), int(round(w)), int(round(h)))
         candidates.append(
             Candidate(
-                quad, box, rectify(image, quad), text, confidence, plausibility(text, confidence, w / h), len(group)
+                quad,
+                box,
+                rectify(image, quad),
+                text,
+                confidence,
+                plausibility(text, confidence, w / h),
+                len(group),
+                tuple(b.text for b in group if b.text),
             )
         )
     candidates.sort(key=lambda c: -c.score)
-    return candidates[:max_candidates]
+    return [_read_again(c) for c in candidates[:max_candidates]]
+
+
+def _read_again(candidate: Candidate) -> Candidate:
+    """The candidate with the lines found inside its own enlarged crop added to its readings.
+
+    The whole-photo pass reads a small plate at the photo's scale and often runs a frame,
+    a country band or a sticker into it; reading the crop on its own separates them.
+    """
+    lines, _ = read_crop(candidate.crop)
+    return replace(candidate, readings=tuple(dict.fromkeys([*candidate.readings, *lines])))

@@ -21,7 +21,10 @@ from platesearch.io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageReadError, a
 from platesearch.model import PREPROCESSING_VERSION, PlateEmbedder, default_embedder
 from platesearch.plates import normalize_plate
 from platesearch.render import render_plate
-from platesearch.textmatch import text_similarities, text_similarity
+from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, SEARCH_METHODS, check_method, hybrid_scores
+from platesearch.textmatch import best_reading, join_readings, text_similarities
+
+__all__ = ["DEFAULT_OCR_WEIGHT", "DEFAULT_SEARCH_METHOD", "SEARCH_METHODS", "IndexReport", "PlateIndex", "SearchResult"]
 
 # Indexing: crops per model call (measured 570 crops/s at 64 against 334 at 16); the vectors
 # file and catalog are written when the crops waiting hold 5 % of the index or 10 s of work,
@@ -35,11 +38,6 @@ COMMIT_SECONDS = 10.0
 DEFAULT_WORKERS = os.cpu_count() or 1
 PARALLEL_MIN_FILES = 32
 STAGES = ("hash", "decode", "localize", "binarize", "embed", "add", "commit")
-SEARCH_METHODS = ("embedding", "ocr", "hybrid")
-# Chosen by measurement (experiments/RESULTS.md): the hybrid beat embedding and OCR alone on
-# held-out plates; its OCR weight was tuned on the US validation plates only.
-DEFAULT_SEARCH_METHOD = "hybrid"
-DEFAULT_OCR_WEIGHT = 0.4
 
 
 @dataclass(frozen=True)
@@ -51,9 +49,13 @@ class SearchResult:
     score: float
     box: tuple[int, int, int, int]
     crop_id: int
+    reading: str | None = None  # the crop's OCR reading closest to the query, if it has any
 
     def to_json(self) -> dict:
-        return {"rank": self.rank, "path": self.path, "score": round(self.score, 6), "box": list(self.box)}
+        row = {"rank": self.rank, "path": self.path, "score": round(self.score, 6), "box": list(self.box)}
+        if self.reading is not None:
+            row["reading"] = self.reading
+        return row
 
 
 @dataclass
@@ -119,16 +121,16 @@ class _Preparer:
         # EasyOCR (torch) loads only when photos or OCR readings need it.
         if self.crops_mode:
             h, w = image.shape[:2]
-            reading: tuple[str | None, float | None] = (None, None)
-            if self.ocr:
-                from platesearch.localize import read_text
+            if not self.ocr:
+                return [(NewCrop((0, 0, w, h)), image)]
+            from platesearch.localize import read_crop
 
-                reading = read_text(image)
-            return [(NewCrop((0, 0, w, h), *reading), image)]
+            readings, confidence = read_crop(image)
+            return [(NewCrop((0, 0, w, h), join_readings(readings), confidence), image)]
         from platesearch.localize import DEFAULT_MAX_SIDE, localize
 
         found = localize(image, max_side=self.detector_max_side or DEFAULT_MAX_SIDE)
-        return [(NewCrop(c.box, c.text, c.confidence, c.score), c.crop) for c in found]
+        return [(NewCrop(c.box, c.ocr_text, c.confidence, c.score), c.crop) for c in found]
 
 
 @dataclass
@@ -273,15 +275,15 @@ class PlateIndex:
         self,
         paths: Iterable[Path | str],
         crops: bool = False,
-        ocr: bool = False,
+        ocr: bool = True,
         progress: Callable[[int, int, IndexReport], None] | None = None,
         workers: int | None = 0,
         detector_max_side: int | None = None,
     ) -> IndexReport:
         """Index image files and folders. `crops=True`: the images are plate crops (no localization).
 
-        Photos always get EasyOCR's reading of each candidate (the localizer reads them);
-        crops get one only with `ocr=True` (needed by the "ocr" and "hybrid" search methods).
+        Photos always get EasyOCR's readings of each candidate (the localizer reads them);
+        crops get them unless `ocr=False` (faster, for the "embedding" search method only).
         `progress`, if given, is called with (files done, files total, report) after each file.
         `workers`: processes that decode, localize and binarize while this one embeds; 0 (the
         default) does everything in this process, None picks one per core for jobs of at
@@ -365,11 +367,10 @@ class PlateIndex:
         """The k photos most likely to show plate `text`, best first (a photo counts once).
 
         method: "embedding" (cosine similarity of the query render and the crops), "ocr"
-        (edit-distance similarity of the query and each crop's OCR reading), or "hybrid"
-        (`(1 - ocr_weight) * cosine + ocr_weight * OCR similarity`).
+        (similarity of the query to each crop's best OCR reading, confusable characters
+        cheaper), or "hybrid" (both, an exact reading first: `scoring.hybrid_scores`).
         """
-        if method not in SEARCH_METHODS:
-            raise ValueError(f"unknown search method {method!r}; choose from {', '.join(SEARCH_METHODS)}")
+        check_method(method)
         plate = normalize_plate(text)
         pool = max(64, 16 * k)  # crops considered: enough that k distinct photos survive grouping
         cosines: dict[int, float] = {}
@@ -384,25 +385,31 @@ class PlateIndex:
             best_read = [readings[i][0] for i in np.argsort(-similarity, kind="stable")[:pool]]
             candidates += [i for i in best_read if i not in cosines]
         records = self.store.crops(candidates)
+        candidates = [i for i in candidates if i in records]
+        read = {i: best_reading(plate, records[i].ocr_text) for i in candidates}
         if method == "embedding":
-            scores = cosines
-        else:  # OCR similarity of every candidate from its own reading, whichever way it was found
-            reading_similarity = {i: text_similarity(plate, records[i].ocr_text) for i in candidates if i in records}
-            scores = reading_similarity
-            if method == "hybrid":
-                missing = [i for i in candidates if i not in cosines]
-                cosines.update(zip(missing, self.store.cosine(query, missing), strict=True))
-                scores = {i: (1 - ocr_weight) * cosines[i] + ocr_weight * s for i, s in reading_similarity.items()}
+            scores = {i: cosines[i] for i in candidates}
+        elif method == "ocr":  # every candidate scored from its own readings, whichever way it was found
+            scores = {i: read[i][0] for i in candidates if read[i][1] is not None}
+        else:
+            missing = [i for i in candidates if i not in cosines]
+            cosines.update(zip(missing, self.store.cosine(query, missing), strict=True))
+            fused = hybrid_scores(
+                np.array([cosines[i] for i in candidates]),
+                np.array([read[i][0] for i in candidates]),
+                plate,
+                ocr_weight,
+            )
+            scores = dict(zip(candidates, fused.tolist(), strict=True))
         ranked_crops = sorted(scores, key=lambda i: -scores[i])
         best: dict[str, int] = {}
         for crop_id in ranked_crops:
-            record = records.get(crop_id)
-            if record is not None and record.photo_path not in best:
-                best[record.photo_path] = crop_id
+            if records[crop_id].photo_path not in best:
+                best[records[crop_id].photo_path] = crop_id
             if len(best) == k:
                 break
         return [
-            SearchResult(rank, path, scores[crop_id], records[crop_id].box, crop_id)
+            SearchResult(rank, path, scores[crop_id], records[crop_id].box, crop_id, read[crop_id][1])
             for rank, (path, crop_id) in enumerate(best.items(), start=1)
         ]
 

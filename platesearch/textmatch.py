@@ -1,21 +1,113 @@
-"""OCR-text similarity: how close a recognized string is to the query, 0..1."""
+"""OCR-text similarity: how close a plate query is to what OCR read in a crop, 0..1.
+
+A crop carries several readings (each text line EasyOCR found in it, and their
+concatenation), stored as one space-separated string; a query scores its best reading.
+Characters OCR confuses (O/0, I/1, B/8, ...: `ocr_confusables` in plates.yaml) cost
+`confusable_cost` instead of a full substitution.
+"""
 
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cdist
 
+from platesearch.config import plate_rules
 
-def text_similarity(query: str, recognized: str | None) -> float:
-    """1 - normalized edit distance between the query and an OCR reading (0 for no reading)."""
-    if not recognized:
-        return 0.0
-    return float(Levenshtein.normalized_similarity(query, recognized))
+READING_SEPARATOR = " "
+STRAY_END_COST = 0.25  # dropping one stray character at an end of a longer reading
 
 
-def text_similarities(query: str, readings: list[str]) -> np.ndarray:
-    """text_similarity of the query with each of many readings, in one vectorized call."""
+def join_readings(readings: list[str]) -> str | None:
+    """The stored form of a crop's readings (distinct, non-empty, in order); None for none."""
+    distinct = [r for r in dict.fromkeys(readings) if r]
+    return READING_SEPARATOR.join(distinct) or None
+
+
+def split_readings(stored: str | None) -> list[str]:
+    return stored.split(READING_SEPARATOR) if stored else []
+
+
+@cache
+def _confusable_table() -> dict[int, str]:
+    """Each confusable character to its group's first character."""
+    return {ord(c): group[0] for group in plate_rules().ocr_confusables for c in group}
+
+
+def confusable_canonical(text: str) -> str:
+    """`text` with every confusable character replaced by its group's representative."""
+    return text.translate(_confusable_table())
+
+
+def _similarities(query: str, readings: list[str]) -> np.ndarray:
+    """Similarity of the query to each single reading: 1 - weighted edit distance / longer length.
+
+    Distance on confusable-canonical strings counts only the real errors; the difference to
+    the plain distance counts the confusable substitutions, each charged `confusable_cost`.
+    A reading longer than the query is also matched without its first and/or last character
+    (a frame, a country band or a province character read into the plate), each dropped
+    character charged `STRAY_END_COST`.
+    """
     if not readings:
         return np.zeros(0, np.float32)
-    return cdist([query], readings, scorer=Levenshtein.normalized_similarity, dtype=np.float32)[0]
+    owners: list[int] = []
+    variants: list[str] = []
+    charges: list[float] = []
+    for i, reading in enumerate(readings):
+        for start, end in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            if start + end and len(reading) - start - end < len(query):
+                continue
+            owners.append(i)
+            variants.append(reading[start : len(reading) - end])
+            charges.append(STRAY_END_COST * (start + end))
+    best = np.zeros(len(readings), np.float32)
+    np.maximum.at(best, np.asarray(owners), _plain_or_confusable(query, variants, np.asarray(charges, np.float32)))
+    return best
+
+
+def _plain_or_confusable(query: str, readings: list[str], charges: np.ndarray) -> np.ndarray:
+    plain = cdist([query], readings, scorer=Levenshtein.distance, dtype=np.float32)[0]
+    canonical = cdist(
+        [confusable_canonical(query)],
+        [confusable_canonical(r) for r in readings],
+        scorer=Levenshtein.distance,
+        dtype=np.float32,
+    )[0]
+    cost = canonical + plate_rules().confusable_cost * (plain - canonical) + charges
+    longer = np.maximum(len(query), np.fromiter((len(r) for r in readings), np.float32, len(readings)))
+    return np.clip(1.0 - cost / np.maximum(longer, 1.0), 0.0, 1.0)
+
+
+def best_reading(query: str, stored: str | None) -> tuple[float, str | None]:
+    """The best similarity of the query to a crop's readings, and that reading (0, None for none)."""
+    readings = split_readings(stored)
+    if not readings:
+        return 0.0, None
+    similarity = _similarities(query, readings)
+    best = int(np.argmax(similarity))
+    return float(similarity[best]), readings[best]
+
+
+def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
+    """best_reading's similarity for each of many crops' stored readings, in one vectorized call."""
+    if not stored:
+        return np.zeros(0, np.float32)
+    owners: list[int] = []
+    flat: list[str] = []
+    for i, text in enumerate(stored):
+        for reading in split_readings(text):
+            owners.append(i)
+            flat.append(reading)
+    best = np.zeros(len(stored), np.float32)
+    if flat:
+        np.maximum.at(best, np.asarray(owners), _similarities(query, flat))
+    return best
+
+
+def plain_similarity(query: str, texts: list[str]) -> float:
+    """Best plain normalized Levenshtein similarity of the query to any text (the baseline's ranking)."""
+    if not texts:
+        return 0.0
+    return float(cdist([query], texts, scorer=Levenshtein.normalized_similarity, dtype=np.float32)[0].max())

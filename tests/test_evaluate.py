@@ -1,12 +1,14 @@
 """Metrics on constructed rankings, label parsing, and a small real end-to-end evaluation."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from platesearch.cli.main import app
 from platesearch.datasets import load_dataset
-from platesearch.evaluate import embedding_retrieval, evaluate_dataset, hit_ranks, summarize_ranks
+from platesearch.evaluate import embedding_retrieval, evaluate_baseline, evaluate_dataset, hit_ranks, summarize_ranks
 
 
 def test_hit_ranks_with_several_photos_per_plate_and_absent_plates():
@@ -63,3 +65,38 @@ def test_real_crops_end_to_end(sample, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "top-1" in result.output and (tmp_path / "r.md").read_text().startswith("# Evaluation")
+
+
+def test_baseline_ranks_whole_image_readings_ties_against_the_query(monkeypatch, tmp_path):
+    """The built-in yardstick: best plain edit-distance similarity over each string or their concatenation."""
+    images = tmp_path / "images"
+    images.mkdir()
+    readings = {"a.png": ["AB", "1234"], "b.png": ["AB1235"], "c.png": [], "d.png": ["XY9999"]}
+    for name in readings:
+        (images / name).write_bytes(b"")
+    (tmp_path / "labels.csv").write_text(
+        "image,plate\n"
+        + "".join(f"images/{n},{p}\n" for n, p in zip(readings, ["AB1234", "AB1235", "QQ1111", "XY9990"], strict=True))
+    )
+    import platesearch.baseline as baseline
+
+    monkeypatch.setattr(
+        baseline, "whole_image_readings", lambda path: [*readings[Path(path).name], "".join(readings[Path(path).name])]
+    )
+    report = evaluate_baseline(tmp_path, ks=(1, 3))
+    ranks = {o.plate: o.rank for o in report.outcomes}
+    assert ranks["AB1234"] == 1  # only the concatenation "AB1234" matches exactly
+    assert ranks["AB1235"] == 1
+    assert ranks["QQ1111"] is None  # nothing read: every other image ties at best, so it is a miss
+    assert ranks["XY9990"] == 1
+    assert report.method == "baseline" and report.metrics["top1"] == 0.75
+
+
+@pytest.mark.slow
+def test_cli_evaluate_prints_the_baseline_beside(sample):
+    result = CliRunner().invoke(app, ["evaluate", str(sample / "crops"), "--k", "1", "--baseline"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if "queries" in line]
+    assert len(lines) == 2 and "[hybrid]" in lines[0] and "[baseline]" in lines[1]
+    baseline_top1 = float(lines[1].split("top-1 ")[1].split()[0])
+    assert 0.5 <= baseline_top1 <= 1.0  # EasyOCR reads most of these crops: it is a real yardstick

@@ -107,7 +107,7 @@ def test_cli_query_json_schema(crops_index):
     rows = json.loads(result.stdout)
     assert [r["rank"] for r in rows] == [1, 2, 3]
     for row in rows:
-        assert set(row) == {"rank", "path", "score", "box"}
+        assert {"rank", "path", "score", "box"} <= set(row) <= {"rank", "path", "score", "box", "reading"}
         assert row["path"].startswith("/") and isinstance(row["score"], float)
         assert len(row["box"]) == 4 and all(isinstance(v, int) for v in row["box"])
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from platesearch.cli.errors import user_errors
-from platesearch.pipeline import DEFAULT_SEARCH_METHOD
+from platesearch.scoring import DEFAULT_SEARCH_METHOD
 
 
 def evaluate(
@@ -25,13 +25,21 @@ def evaluate(
     holdout: Annotated[
         bool, typer.Option("--holdout", help="Only plates held out of the shipped model's training.")
     ] = False,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="Also answer the queries with EasyOCR readtext over each whole image, ranked by edit "
+            "distance (what a user would script instead), and print its line beside.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a Markdown report here (a failure gallery PNG beside it).")
     ] = None,
 ) -> None:
     """Query every plate of a labelled dataset: top-k accuracy and MRR, as in the reference study."""
-    from platesearch.evaluate import evaluate_dataset
+    from platesearch.evaluate import evaluate_baseline, evaluate_dataset
     from platesearch.index import IndexStoreError
     from platesearch.model import ModelError
     from platesearch.report import write_report
@@ -54,17 +62,31 @@ def evaluate(
             holdout_only=holdout,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+        baseline_result = None
+        if baseline:
+            task = progress.add_task(f"baseline: EasyOCR readtext over each whole image of {dataset.name}", total=None)
+            baseline_result = evaluate_baseline(
+                dataset,
+                ks=ks,
+                holdout_only=holdout,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
     if report is not None:
         write_report(result, report)
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
+        rows = result.to_json()
+        if baseline_result is not None:
+            rows["baseline"] = baseline_result.to_json()
+        typer.echo(json.dumps(rows, indent=2))
         return
-    m = result.metrics
-    typer.echo(
-        f"{result.dataset} [{method}] queries {m['queries']}: "
-        + "  ".join(f"top-{x} {m[f'top{x}']:.3f}" for x in ks)
-        + f"  MRR {m['mrr']:.3f}"
-    )
+    for line in (result, baseline_result):
+        if line is not None:
+            m = line.metrics
+            typer.echo(
+                f"{line.dataset} [{line.method}] queries {m['queries']}: "
+                + "  ".join(f"top-{x} {m[f'top{x}']:.3f}" for x in ks)
+                + f"  MRR {m['mrr']:.3f}"
+            )
     if result.hits_from_labelled_box is not None:
         typer.echo(f"hits whose crop overlaps the labelled box: {result.hits_from_labelled_box:.3f}")
     for row in result.bad_rows:

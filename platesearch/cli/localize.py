@@ -1,4 +1,4 @@
-"""`platesearch localize`: show the candidate plate regions found in one photo."""
+"""`platesearch localize`: show the candidate plate regions found in photos."""
 
 from __future__ import annotations
 
@@ -13,24 +13,7 @@ from platesearch.cli.errors import user_errors
 from platesearch.localize import DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_SIDE
 
 
-def localize(
-    photo: Annotated[Path, typer.Argument(help="A photo.")],
-    out_dir: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Write each candidate crop here as a PNG.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print candidates as JSON.")] = False,
-    draw: Annotated[Path | None, typer.Option("--draw", help="Write the photo with the candidate boxes drawn.")] = None,
-    max_side: Annotated[int, typer.Option(help="Detector canvas: longest side in pixels.")] = DEFAULT_MAX_SIDE,
-    max_candidates: Annotated[int, typer.Option(help="At most this many candidates.")] = DEFAULT_MAX_CANDIDATES,
-) -> None:
-    """Find candidate plate regions in a photo with EasyOCR's detector (offline)."""
-    from platesearch.io import read_image
-    from platesearch.localize import LocalizerUnavailable
-    from platesearch.localize import localize as find_candidates
-
-    with user_errors(LocalizerUnavailable):
-        image = read_image(photo)
-        candidates = find_candidates(image, max_side=max_side, max_candidates=max_candidates)
+def _rows(photo: Path, candidates: list, out_dir: Path | None) -> list[dict]:
     rows = []
     for i, c in enumerate(candidates, start=1):
         row = {
@@ -38,37 +21,90 @@ def localize(
             "box": list(c.box),
             "quad": c.quad.round(1).tolist(),
             "text": c.text,
+            "readings": list(c.readings),
             "confidence": round(c.confidence, 4),
             "score": round(c.score, 4),
             "parts": c.parts,
         }
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
             row["crop"] = str(out_dir / f"{photo.stem}-{i}.png")
-            cv2.imwrite(row["crop"], c.crop)
+            if not cv2.imwrite(row["crop"], c.crop):
+                raise OSError(f"could not write {row['crop']}")
         rows.append(row)
-    if draw is not None:
-        canvas = image.copy()
-        for row in rows:
-            x, y, w, h = row["box"]
-            cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 0, 255), 2)
-            cv2.putText(
-                canvas,
-                f"{row['rank']}:{row['text']}",
-                (x, max(12, y - 4)),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.5,
-                (0, 0, 255),
-                1,
-            )
-        cv2.imwrite(str(draw), canvas)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            typer.echo(
-                f"{row['rank']}. {row['text']:<12} score {row['score']:.2f} conf {row['confidence']:.2f} box {row['box']}"
-                + (f" -> {row['crop']}" if "crop" in row else "")
-            )
-        if not rows:
-            typer.echo("no candidate plate regions found")
+    return rows
+
+
+def _draw(image, rows: list[dict], out: Path) -> None:
+    canvas = image.copy()
+    for row in rows:
+        x, y, w, h = row["box"]
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 0, 255), 2)
+        label = f"{row['rank']}:{row['text']}"
+        cv2.putText(canvas, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
+    if not cv2.imwrite(str(out), canvas):
+        raise OSError(f"could not write {out} (use a .png or .jpg name in an existing folder)")
+
+
+def localize(
+    photos: Annotated[list[Path], typer.Argument(help="Photos, or folders of photos (scanned recursively).")],
+    out_dir: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Write each candidate crop into this folder as a PNG.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one photo's candidates as a JSON list.")] = False,
+    as_jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Print one JSON line per photo: {path, candidates} or {path, error}.")
+    ] = False,
+    draw: Annotated[
+        Path | None,
+        typer.Option("--draw", help="Write the photo with its boxes drawn to this file (a folder for several photos)."),
+    ] = None,
+    max_side: Annotated[
+        int, typer.Option(help="Detector canvas for photos up to twice this size (larger photos get up to twice it).")
+    ] = DEFAULT_MAX_SIDE,
+    max_candidates: Annotated[int, typer.Option(help="At most this many candidates.")] = DEFAULT_MAX_CANDIDATES,
+) -> None:
+    """Find candidate plate regions in photos with EasyOCR's detector (offline)."""
+    from platesearch.io import ImageReadError, read_image
+    from platesearch.localize import LocalizerUnavailable
+    from platesearch.localize import localize as find_candidates
+    from platesearch.pipeline import iter_image_files
+
+    files = list(iter_image_files(photos))
+    several = len(files) > 1
+    if as_json and several:
+        typer.echo("error: --json prints one photo; use --jsonl for several", err=True)
+        raise typer.Exit(2)
+    for folder in (out_dir, draw if several else None):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+    if draw is not None and not several and not draw.parent.is_dir():
+        typer.echo(f"error: the folder of --draw {draw} does not exist", err=True)
+        raise typer.Exit(2)
+    failed = 0
+    with user_errors(LocalizerUnavailable, OSError):
+        for photo in files:
+            try:
+                image = read_image(photo)
+            except ImageReadError as error:
+                failed += 1
+                typer.echo(json.dumps({"path": str(photo), "error": error.reason}) if as_jsonl else f"error: {error}")
+                continue
+            rows = _rows(photo, find_candidates(image, max_side=max_side, max_candidates=max_candidates), out_dir)
+            if draw is not None:
+                _draw(image, rows, draw / f"{photo.stem}.png" if several else draw)
+            if as_jsonl:
+                typer.echo(json.dumps({"path": str(photo), "candidates": rows}))
+            elif as_json:
+                typer.echo(json.dumps(rows, indent=2))
+            else:
+                if several:
+                    typer.echo(f"{photo}:")
+                for row in rows:
+                    typer.echo(
+                        f"{row['rank']}. {row['text']:<12} score {row['score']:.2f} conf {row['confidence']:.2f} "
+                        f"box {row['box']}" + (f" -> {row['crop']}" if "crop" in row else "")
+                    )
+                if not rows:
+                    typer.echo("no candidate plate regions found")
+    if failed:
+        raise typer.Exit(1)

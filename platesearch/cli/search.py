@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from platesearch.cli.errors import user_errors
-from platesearch.pipeline import DEFAULT_SEARCH_METHOD
+from platesearch.scoring import DEFAULT_SEARCH_METHOD, check_method
 
 IndexDir = Annotated[Path, typer.Option("--index", help="Index directory.")]
 VECTOR_INDEX_HELP = (
@@ -61,8 +61,13 @@ def index(
         bool, typer.Option("--crops", help="The images are plate crops already: no localization.")
     ] = False,
     ocr: Annotated[
-        bool, typer.Option("--ocr", help="With --crops: also store EasyOCR's reading (for --method ocr/hybrid).")
-    ] = False,
+        bool,
+        typer.Option(
+            "--ocr/--no-ocr",
+            help="With --crops: store EasyOCR's readings of each crop (used by --method ocr/hybrid); "
+            "--no-ocr indexes faster for --method embedding only.",
+        ),
+    ] = True,
     max_megapixels: Annotated[
         float, typer.Option("--max-megapixels", help="Refuse images declaring more pixels than this.")
     ] = 100.0,
@@ -132,7 +137,9 @@ def query(
     text: Annotated[str, typer.Argument(help="Plate text, e.g. AA5149EK.")],
     index_dir: IndexDir,
     k: Annotated[int, typer.Option("-k", help="How many photos to return.", min=1)] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {rank, path, score, box}.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of {rank, path, score, box[, reading]}.")
+    ] = False,
     sheet: Annotated[
         Path | None, typer.Option("--sheet", help="Also draw the query render and the matches to this PNG.")
     ] = None,
@@ -144,6 +151,11 @@ def query(
     from platesearch.pipeline import PlateIndex
     from platesearch.plates import PlateTextError
 
+    try:
+        check_method(method)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     with _index_errors(), PlateIndex.open(index_dir) as plate_index:
         try:
             results = plate_index.search(text, k=k, method=method)
@@ -158,11 +170,11 @@ def query(
         typer.echo(json.dumps([r.to_json() for r in results], indent=2))
         return
     table = Table(title=f"{text}: top {k}")
-    for column in ("rank", "score", "box"):
+    for column in ("rank", "score", "box", "reading"):
         table.add_column(column, no_wrap=True)
     table.add_column("path", overflow="fold")
     for r in results:
-        table.add_row(str(r.rank), f"{r.score:.3f}", ",".join(map(str, r.box)), r.path)
+        table.add_row(str(r.rank), f"{r.score:.3f}", ",".join(map(str, r.box)), r.reading or "", r.path)
     Console().print(table)
     if sheet is not None:
         console.print(f"sheet: {sheet}")

@@ -1,0 +1,111 @@
+"""Build the hard stress variants of the visible datasets (issue #12): small plates in large frames.
+
+- `eu-in-1920`, `br-in-1920`, `eu-in-4032`, `br-in-4032` (the first 40 and 15 photos): each EU/BR photo is scaled so its
+  plate is 40-120 px wide (uniform, seeded) and pasted at a random place into a 1920x1080 or
+  4032x3024 frame. The rest of the frame is the same photo blurred beyond reading and
+  stretched, so the detector sees texture but no second readable plate.
+- `us-crops-small`: every US crop downscaled to 40-100 px wide (kept at that size), and
+  `us-crops-60`: every US crop at 60 px wide (the model issue's target variant).
+
+Each variant is an ordinary dataset folder (`labels.csv` + `images/`) with the new boxes, so
+`platesearch evaluate` and the benchmarks read it like any other. Deterministic (seed 0).
+
+Run: .venv/bin/python datasets/make_stress.py [--out build/stress] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+FRAMES = {"1920": (1920, 1080), "4032": (4032, 3024)}
+# Only the first photos of each set are framed: the whole-image baseline reads a 1920x1080
+# frame in about 18 s and a 4032x3024 one in about 45 s on one core.
+FRAME_LIMIT = {"1920": 40, "4032": 15}
+PASTED_PLATE_WIDTH = (40, 120)
+SMALL_CROP_WIDTH = (40, 100)
+
+
+def _rows(dataset: Path) -> list[dict[str, str]]:
+    with (dataset / "labels.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def paste_into_frame(
+    photo: np.ndarray, box: tuple[int, int, int, int], frame_size: tuple[int, int], plate_width: int, rng
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The photo scaled so its plate is `plate_width` px wide, pasted into a blurred frame; the new box."""
+    frame_w, frame_h = frame_size
+    scale = plate_width / box[2]
+    h, w = photo.shape[:2]
+    scale = min(scale, frame_w / w, frame_h / h)  # the photo must fit the frame
+    small = cv2.resize(photo, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    tiny = cv2.resize(photo, (32, 24), interpolation=cv2.INTER_AREA)  # unreadable: no second plate
+    frame = cv2.GaussianBlur(cv2.resize(tiny, (frame_w, frame_h), interpolation=cv2.INTER_CUBIC), (0, 0), 8)
+    sh, sw = small.shape[:2]
+    x0 = int(rng.integers(0, frame_w - sw + 1))
+    y0 = int(rng.integers(0, frame_h - sh + 1))
+    frame[y0 : y0 + sh, x0 : x0 + sw] = small
+    new_box = (x0 + round(box[0] * scale), y0 + round(box[1] * scale), round(box[2] * scale), round(box[3] * scale))
+    return frame, new_box
+
+
+def make_frames(name: str, dataset: Path, frame: str, out: Path, limit: int | None, rng) -> None:
+    target = out / f"{name}-in-{frame}"
+    (target / "images").mkdir(parents=True, exist_ok=True)
+    rows = _rows(dataset)[:limit] if limit else _rows(dataset)
+    with (target / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "plate", "x", "y", "w", "h", "source"])
+        for row in rows:
+            photo = cv2.imread(str(dataset / row["image"]))
+            box = tuple(int(float(row[k])) for k in ("x", "y", "w", "h"))
+            width = int(rng.integers(PASTED_PLATE_WIDTH[0], PASTED_PLATE_WIDTH[1] + 1))
+            image, new_box = paste_into_frame(photo, box, FRAMES[frame], width, rng)
+            file = f"images/{Path(row['image']).stem}.jpg"
+            cv2.imwrite(str(target / file), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            writer.writerow([file, row["plate"], *new_box, row["image"]])
+    print(f"{target}: {len(rows)} photos")
+
+
+def make_small_crops(dataset: Path, out: Path, width_range: tuple[int, int], suffix: str, rng) -> None:
+    target = out / f"us-crops-{suffix}"
+    (target / "images").mkdir(parents=True, exist_ok=True)
+    rows = _rows(dataset)
+    with (target / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "plate"])
+        for row in rows:
+            crop = cv2.imread(str(dataset / row["image"]))
+            width = int(rng.integers(width_range[0], width_range[1] + 1))
+            height = max(8, round(crop.shape[0] * width / crop.shape[1]))
+            small = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+            file = f"images/{Path(row['image']).stem}.png"
+            cv2.imwrite(str(target / file), small)
+            writer.writerow([file, row["plate"]])
+    print(f"{target}: {len(rows)} crops")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("build/stress"))
+    parser.add_argument("--limit", type=int, default=None, help="only the first N photos of each photo set")
+    args = parser.parse_args()
+    if not SHARED.is_dir():
+        raise SystemExit(f"{SHARED} is missing: the stress variants are made from the shared datasets")
+    rng = np.random.default_rng(0)
+    for name, folder in (("eu", "openalpr-eu"), ("br", "openalpr-br")):
+        for frame in FRAMES:
+            limit = min(args.limit or FRAME_LIMIT[frame], FRAME_LIMIT[frame])
+            make_frames(name, SHARED / folder, frame, args.out, limit, rng)
+    make_small_crops(SHARED / "openalpr-us-crops", args.out, SMALL_CROP_WIDTH, "small", rng)
+    make_small_crops(SHARED / "openalpr-us-crops", args.out, (60, 60), "60", rng)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Issue #12's table: every visible set and stress variant, each method, beside the whole-image baseline.
+
+For each set: index it once (build/indexes/NAME), then
+- localization recall (a candidate box with IoU >= 0.3 against the labelled plate) per
+  plate-width band, and candidates per photo, read back from the index's catalog;
+- top-1 / top-3 of embedding, reading ("ocr") and hybrid search at each OCR weight of a grid,
+  on every plate of the set and on the plates held out of the model's training;
+- the baseline (EasyOCR readtext over each whole image, `platesearch.baseline`), readings
+  cached in build/baseline/NAME.json.
+The hybrid's OCR weight is chosen leave-one-dataset-out: for each set, the weight with the
+best mean top-1 over all the other sets (`choose_weights`). Results: build/photos.json.
+
+Make the stress variants first: .venv/bin/python datasets/make_stress.py
+Run: .venv/bin/python experiments/photos.py [--sets NAME ...] [--workers 2] [--no-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from platesearch.datasets import load_dataset
+from platesearch.evaluate import box_iou, evaluate_baseline, evaluate_dataset
+from platesearch.pipeline import PlateIndex
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
+STRESS = ROOT / "build" / "stress"
+BUILD = ROOT / "build"
+# name -> (folder, images are crops, the shipped model trained on some of its plates)
+SETS = {
+    "openalpr-eu": (SHARED / "openalpr-eu", False, True),
+    "openalpr-br": (SHARED / "openalpr-br", False, True),
+    "easypr-cn": (SHARED / "easypr-cn", False, False),
+    "eu-in-1920": (STRESS / "eu-in-1920", False, True),
+    "br-in-1920": (STRESS / "br-in-1920", False, True),
+    "eu-in-4032": (STRESS / "eu-in-4032", False, True),
+    "br-in-4032": (STRESS / "br-in-4032", False, True),
+    "openalpr-us-crops": (SHARED / "openalpr-us-crops", True, True),
+    "us-crops-small": (STRESS / "us-crops-small", True, True),
+    "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, False),
+}
+OCR_WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+WIDTH_BANDS = ((0, 60), (60, 100), (100, 150), (150, 1_000_000))
+KS = (1, 3)
+
+
+def build_index(name: str, folder: Path, crops: bool, workers: int) -> tuple[Path, float]:
+    directory = BUILD / "indexes" / name
+    started = time.perf_counter()
+    with PlateIndex.create(directory) as plate_index:
+        report = plate_index.add([i.path for i in load_dataset(folder).items], crops=crops, ocr=True, workers=workers)
+    seconds = time.perf_counter() - started
+    print(f"{name}: indexed {report.indexed} in {seconds:.0f} s ({report.seconds})", flush=True)
+    return directory, seconds
+
+
+def localization(folder: Path, index_dir: Path) -> dict:
+    """Recall at IoU >= 0.3 per plate-width band and candidates per photo, from the catalog."""
+    db = sqlite3.connect(f"file:{index_dir / 'catalog.sqlite'}?mode=ro", uri=True)
+    boxes: dict[str, list[tuple[int, int, int, int]]] = {}
+    for path, x, y, w, h in db.execute(
+        "SELECT p.path, c.x, c.y, c.w, c.h FROM photos p LEFT JOIN crops c ON c.photo_id = p.id"
+    ):
+        boxes.setdefault(path, [])
+        if x is not None:
+            boxes[path].append((x, y, w, h))
+    db.close()
+    found = []
+    for item in load_dataset(folder).items:
+        candidates = boxes.get(str(item.path.resolve()), boxes.get(str(item.path), []))
+        found.append((item.box[2], any(box_iou(c, item.box) >= 0.3 for c in candidates)))
+    bands = {}
+    for low, high in WIDTH_BANDS:
+        inside = [hit for width, hit in found if low <= width < high]
+        bands[f"{low}-{high if high < 10**6 else ''}"] = [sum(inside), len(inside)]
+    return {
+        "recall": sum(hit for _, hit in found) / len(found),
+        "bands": bands,
+        "median_candidates": statistics.median(len(b) for b in boxes.values()),
+    }
+
+
+def evaluate_set(name: str, workers: int, baseline: bool) -> dict:
+    folder, crops, trained_on = SETS[name]
+    index_dir, seconds = build_index(name, folder, crops, workers)
+    result: dict = {"name": name, "crops": crops, "index_seconds": seconds, "methods": {}}
+    if not crops:
+        result["localization"] = localization(folder, index_dir)
+    query_sets = {"all": False, "holdout": True} if trained_on else {"all": False}
+    for queries, holdout in query_sets.items():
+        rows = result["methods"].setdefault(queries, {})
+        for method in ("embedding", "ocr"):
+            rows[method] = evaluate_dataset(folder, index_dir, ks=KS, method=method, holdout_only=holdout).metrics
+        for weight in OCR_WEIGHTS:
+            rows[f"hybrid@{weight}"] = evaluate_dataset(
+                folder, index_dir, ks=KS, method="hybrid", holdout_only=holdout, ocr_weight=weight
+            ).metrics
+        if baseline:
+            cache = BUILD / "baseline" / f"{folder.name}.json"
+            rows["baseline"] = evaluate_baseline(folder, ks=KS, holdout_only=holdout, cache_file=cache).metrics
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def choose_weights(results: dict[str, dict], queries: str = "all") -> dict[str, float]:
+    """Leave one dataset out: each set's OCR weight is the best mean top-1 over the other sets."""
+    chosen = {}
+    for left_out in results:
+        others = [r for name, r in results.items() if name != left_out]
+        means = {w: np.mean([r["methods"][queries][f"hybrid@{w}"]["top1"] for r in others]) for w in OCR_WEIGHTS}
+        chosen[left_out] = max(OCR_WEIGHTS, key=lambda w: (means[w], -abs(w - 0.5)))
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    out = BUILD / "photos.json"
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    for name in args.sets:
+        if not SETS[name][0].is_dir():
+            print(f"{name}: {SETS[name][0]} is missing (run datasets/make_stress.py)")
+            continue
+        results[name] = evaluate_set(name, args.workers, not args.no_baseline)
+        out.write_text(json.dumps(results, indent=1))
+    if len(results) > 1:
+        print("leave-one-dataset-out OCR weights:", choose_weights(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,12 +3,13 @@
 For each set: index it once (build/indexes/NAME), then
 - localization recall (a candidate box with IoU >= 0.3 against the labelled plate) per
   plate-width band, and candidates per photo, read back from the index's catalog;
-- top-1 / top-3 of embedding, reading ("ocr") and hybrid search at each OCR weight of a grid,
-  on every plate of the set and on the plates held out of the model's training;
+- top-1 / top-3 of embedding, reading ("ocr") and hybrid search at each point of a grid (OCR
+  weight x the cost of a stray character at a reading's end), on every plate of the set and
+  on the plates held out of the model's training;
 - the baseline (EasyOCR readtext over each whole image, `platesearch.baseline`), readings
   cached in build/baseline/NAME.json.
-The hybrid's OCR weight is chosen leave-one-dataset-out: for each set, the weight with the
-best mean top-1 over all the other sets (`choose_weights`). Results: build/photos.json.
+The hybrid's settings are chosen leave-one-dataset-out: for each set, the grid point with the
+best mean top-1 over all the other sets (`choose_settings`). Results: build/photos.json.
 
 Make the stress variants first: .venv/bin/python datasets/make_stress.py
 Run: .venv/bin/python experiments/photos.py [--sets NAME ...] [--workers 2] [--no-baseline]
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from platesearch import textmatch
 from platesearch.datasets import load_dataset
 from platesearch.evaluate import box_iou, evaluate_baseline, evaluate_dataset
 from platesearch.pipeline import PlateIndex
@@ -47,6 +49,8 @@ SETS = {
     "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, False),
 }
 OCR_WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+STRAY_END_COSTS = (0.15, 0.25)  # textmatch.STRAY_END_COST candidates, chosen with the weight
+GRID = [(w, c) for w in OCR_WEIGHTS for c in STRAY_END_COSTS]
 WIDTH_BANDS = ((0, 60), (60, 100), (100, 150), (150, 1_000_000))
 KS = (1, 3)
 
@@ -96,12 +100,14 @@ def evaluate_set(name: str, workers: int, baseline: bool) -> dict:
     query_sets = {"all": False, "holdout": True} if trained_on else {"all": False}
     for queries, holdout in query_sets.items():
         rows = result["methods"].setdefault(queries, {})
-        for method in ("embedding", "ocr"):
-            rows[method] = evaluate_dataset(folder, index_dir, ks=KS, method=method, holdout_only=holdout).metrics
-        for weight in OCR_WEIGHTS:
-            rows[f"hybrid@{weight}"] = evaluate_dataset(
-                folder, index_dir, ks=KS, method="hybrid", holdout_only=holdout, ocr_weight=weight
-            ).metrics
+        rows["embedding"] = evaluate_dataset(folder, index_dir, ks=KS, method="embedding", holdout_only=holdout).metrics
+        for cost in STRAY_END_COSTS:
+            textmatch.STRAY_END_COST = cost
+            rows[f"ocr/{cost}"] = evaluate_dataset(folder, index_dir, ks=KS, method="ocr", holdout_only=holdout).metrics
+            for weight in OCR_WEIGHTS:
+                rows[f"hybrid@{weight}/{cost}"] = evaluate_dataset(
+                    folder, index_dir, ks=KS, method="hybrid", holdout_only=holdout, ocr_weight=weight
+                ).metrics
         if baseline:
             cache = BUILD / "baseline" / f"{folder.name}.json"
             rows["baseline"] = evaluate_baseline(folder, ks=KS, holdout_only=holdout, cache_file=cache).metrics
@@ -109,13 +115,14 @@ def evaluate_set(name: str, workers: int, baseline: bool) -> dict:
     return result
 
 
-def choose_weights(results: dict[str, dict], queries: str = "all") -> dict[str, float]:
-    """Leave one dataset out: each set's OCR weight is the best mean top-1 over the other sets."""
+def choose_settings(results: dict[str, dict], queries: str = "all") -> dict[str, tuple[float, float]]:
+    """Leave one dataset out: each set gets the (OCR weight, stray-end cost) with the best mean
+    top-1 over all the other sets (ties: the weight nearer 0.5, then the lower cost)."""
     chosen = {}
     for left_out in results:
         others = [r for name, r in results.items() if name != left_out]
-        means = {w: np.mean([r["methods"][queries][f"hybrid@{w}"]["top1"] for r in others]) for w in OCR_WEIGHTS}
-        chosen[left_out] = max(OCR_WEIGHTS, key=lambda w: (means[w], -abs(w - 0.5)))
+        means = {(w, c): np.mean([r["methods"][queries][f"hybrid@{w}/{c}"]["top1"] for r in others]) for w, c in GRID}
+        chosen[left_out] = max(GRID, key=lambda wc: (means[wc], -abs(wc[0] - 0.5), -wc[1]))
     return chosen
 
 
@@ -134,7 +141,7 @@ def main() -> None:
         results[name] = evaluate_set(name, args.workers, not args.no_baseline)
         out.write_text(json.dumps(results, indent=1))
     if len(results) > 1:
-        print("leave-one-dataset-out OCR weights:", choose_weights(results))
+        print("leave-one-dataset-out (OCR weight, stray-end cost):", choose_settings(results))
 
 
 if __name__ == "__main__":

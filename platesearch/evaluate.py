@@ -23,6 +23,15 @@ def hit_ranks(rankings: Sequence[Sequence[str]], queries: Sequence[str]) -> list
     return ranks
 
 
+def rank_of_plate(paths: Sequence[str], plate: str, labelled: dict[str, list]) -> int | None:
+    """1-based rank of the first path labelled with `plate` (None if absent).
+
+    `labelled[path]` lists every labelled item of a photo: a photo showing several plates is
+    a hit for each of them.
+    """
+    return next((n for n, path in enumerate(paths, 1) if any(i.plate == plate for i in labelled.get(path, ()))), None)
+
+
 def summarize_ranks(ranks: Sequence[int | None], ks: Sequence[int] = (1, 3, 10)) -> dict[str, float]:
     """top-k accuracy for each k and mean reciprocal rank (a miss counts 0)."""
     n = len(ranks)
@@ -125,7 +134,9 @@ def evaluate_dataset(
 
     dataset = load_dataset(dataset_dir)
     items = dataset.items
-    label_of = {str(absolute_path(i.path)): i for i in items}
+    labelled: dict[str, list] = {}  # path -> its labelled plates (a photo may show several)
+    for item in items:
+        labelled.setdefault(str(absolute_path(item.path)), []).append(item)
     has_boxes = any(i.box is not None for i in items)
     with tempfile.TemporaryDirectory(prefix="platesearch-eval-") as tmp:
         if index_dir is None:
@@ -140,11 +151,11 @@ def evaluate_dataset(
                 results = plate_index.search(
                     plate, k=max(ks), method=method, ocr_weight=DEFAULT_OCR_WEIGHT if ocr_weight is None else ocr_weight
                 )
-                labels = [label_of[r.path].plate if r.path in label_of else None for r in results]
-                rank = hit_ranks([labels], [plate])[0]
+                rank = rank_of_plate([r.path for r in results], plate, labelled)
                 from_box = None
                 if rank is not None and has_boxes:
-                    hit, item = results[rank - 1], label_of[results[rank - 1].path]
+                    hit = results[rank - 1]
+                    item = next(i for i in labelled[hit.path] if i.plate == plate)
                     from_box = item.box is not None and box_iou(hit.box, item.box) >= 0.3
                 expected = next(i for i in items if i.plate == plate)
                 outcomes.append(QueryOutcome(plate, rank, results, from_box, str(expected.path), expected.box))

@@ -8,7 +8,14 @@ from typer.testing import CliRunner
 
 from platesearch.cli.main import app
 from platesearch.datasets import load_dataset
-from platesearch.evaluate import embedding_retrieval, evaluate_baseline, evaluate_dataset, hit_ranks, summarize_ranks
+from platesearch.evaluate import (
+    embedding_retrieval,
+    evaluate_baseline,
+    evaluate_dataset,
+    hit_ranks,
+    rank_of_plate,
+    summarize_ranks,
+)
 
 
 def test_hit_ranks_with_several_photos_per_plate_and_absent_plates():
@@ -100,3 +107,12 @@ def test_cli_evaluate_prints_the_baseline_beside(sample):
     assert len(lines) == 2 and "[hybrid]" in lines[0] and "[baseline]" in lines[1]
     baseline_top1 = float(lines[1].split("top-1 ")[1].split()[0])
     assert 0.5 <= baseline_top1 <= 1.0  # EasyOCR reads most of these crops: it is a real yardstick
+
+
+def test_a_photo_with_several_plates_is_a_hit_for_each():
+    from platesearch.datasets import LabelledImage
+
+    labelled = {"/p/a.jpg": [LabelledImage(Path("a.jpg"), "AB1234"), LabelledImage(Path("a.jpg"), "XY987")]}
+    assert rank_of_plate(["/p/b.jpg", "/p/a.jpg"], "XY987", labelled) == 2
+    assert rank_of_plate(["/p/a.jpg"], "AB1234", labelled) == 1
+    assert rank_of_plate(["/p/b.jpg"], "AB1234", labelled) is None

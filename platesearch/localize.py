@@ -29,6 +29,7 @@ from platesearch.textmatch import join_readings
 
 DEFAULT_MAX_SIDE = 640  # detector canvas (longest side); 640 kept recall of 960 at half the time: BENCHMARKS.md
 DEFAULT_MAX_CANDIDATES = 8
+REFERENCE_SIDE = 1280  # photos up to this long side get the canvas asked for; larger ones more
 MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
 PLATE_ASPECT = (2.0, 8.0)  # width / height of a typical one-line plate's text
 CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of its height)
@@ -245,12 +246,13 @@ def _zoom(image: np.ndarray, quad: np.ndarray, first_scale: float) -> list[np.nd
 
 
 def detector_canvas(shape: tuple[int, ...], max_side: int = DEFAULT_MAX_SIDE) -> int:
-    """The whole-photo pass's canvas: `max_side`, or half a larger photo's longest side, at most twice `max_side`.
+    """The whole-photo pass's canvas: `max_side` up to 1280-pixel photos; larger photos are
+    scaled by max_side / 1280 like those, up to twice `max_side`.
 
-    A 1280x720 photo is seen at 640 (the speed target); a 4032x3024 one at 1280 rather than
+    A 1280x720 photo is seen at 640 (the speed target), a 4032x3024 one at 1280 rather than
     640, where a 100-pixel plate would shrink to 16.
     """
-    return int(max(max_side, min(2 * max_side, max(shape[:2]) // 2)))
+    return int(max(max_side, min(2 * max_side, max(shape[:2]) * max_side // REFERENCE_SIDE)))
 
 
 def _detect_photo(image: np.ndarray, max_side: int) -> list[np.ndarray]:

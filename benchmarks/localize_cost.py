@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 
 import cv2
+from indexing import photos_1280x720  # the benchmarks folder is on the path of its scripts
 
 import platesearch.localize as localize_module
 from platesearch.evaluate import box_iou
-
-from indexing import photos_1280x720  # noqa: E402 - the benchmarks folder is the script's path
 
 
 def measure(paths: dict[str, tuple[int, int, int, int]], max_side: int) -> dict:

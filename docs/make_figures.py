@@ -1,4 +1,6 @@
-"""Regenerate docs/render_vs_binarized.png: the render of a label beside the binarized real crop.
+"""Regenerate the README's figures from the bundled sample in datasets/sample:
+docs/render_vs_binarized.png (the render of a label beside the binarized real crop) and
+docs/small_plate_zoom.png (a small plate in a large frame: EasyOCR's defaults against our localizer).
 
 Run: .venv/bin/python docs/make_figures.py  (uses the bundled sample in datasets/sample)
 """
@@ -45,5 +47,51 @@ def main(count: int = 5) -> None:
     print(out)
 
 
+def small_plate_figure(plate: str = "RK865AC", frame_size: tuple[int, int] = (1920, 1080), width: int = 90) -> None:
+    """The sample photo scaled so its plate is `width` px wide, pasted into a larger frame
+    (datasets/make_stress.py); EasyOCR's default detection at 640 px beside platesearch's."""
+    import importlib.util
+
+    from platesearch.localize import DEFAULT_MAX_SIDE, _detect, localize
+
+    spec = importlib.util.spec_from_file_location("make_stress", HERE.parent / "datasets" / "make_stress.py")
+    make_stress = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_stress)
+    item = next(i for i in load_dataset(SAMPLE / "photos").items if i.plate == plate)
+    frame, (x, y, w, h) = make_stress.paste_into_frame(
+        read_image(item.path), item.box, frame_size, width, np.random.default_rng(1)
+    )
+    default_boxes = [(q.min(axis=0), q.max(axis=0)) for q in _detect(frame, DEFAULT_MAX_SIDE)]
+    ours = localize(frame)
+    pad = 140
+
+    def panel(title: str, boxes: list, label: str, color: tuple[int, int, int]) -> np.ndarray:
+        image = frame.copy()
+        for (x0, y0), (x1, y1) in boxes:
+            cv2.rectangle(image, (int(x0), int(y0)), (int(x1), int(y1)), color, 2)
+        if label and boxes:
+            (x0, y0), _ = boxes[0]
+            cv2.putText(image, label, (int(x0), int(y0) - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, 2)
+        view = image[max(0, y - pad) : y + h + pad, max(0, x - 2 * pad) : x + w + 2 * pad]
+        view = cv2.resize(view, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+        bar = np.full((40, view.shape[1], 3), 255, np.uint8)
+        cv2.putText(bar, title, (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2)
+        return np.vstack([bar, view])
+
+    on_plate = [b for b in default_boxes if b[0][0] < x + w and b[1][0] > x and b[0][1] < y + h and b[1][1] > y]
+    left = panel(f"EasyOCR's defaults at 640 px: {len(on_plate)} boxes on the plate", on_plate, "", (0, 0, 255))
+    ours_boxes = [((c.box[0], c.box[1]), (c.box[0] + c.box[2], c.box[1] + c.box[3])) for c in ours[:1]]
+    right = panel("platesearch: low thresholds, then zoom", ours_boxes, ours[0].text if ours else "", (0, 160, 0))
+    overview = cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA)
+    top = np.full((400, left.shape[1] + right.shape[1], 3), 255, np.uint8)
+    top[20:380, 20:660] = overview
+    caption = f"a {width}-px plate in a {frame_size[0]}x{frame_size[1]} frame, as the detector's 640-px canvas sees it"
+    cv2.putText(top, caption, (680, 200), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2)
+    out = HERE / "small_plate_zoom.png"
+    cv2.imwrite(str(out), np.vstack([top, np.hstack([left, right])]))
+    print(out)
+
+
 if __name__ == "__main__":
     main()
+    small_plate_figure()

@@ -48,7 +48,7 @@ SETS = {
     "us-crops-small": (STRESS / "us-crops-small", True, True),
     "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, False),
 }
-OCR_WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+OCR_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 STRAY_END_COSTS = (0.15, 0.25)  # textmatch.STRAY_END_COST candidates, chosen with the weight
 GRID = [(w, c) for w in OCR_WEIGHTS for c in STRAY_END_COSTS]
 WIDTH_BANDS = ((0, 60), (60, 100), (100, 150), (150, 1_000_000))
@@ -108,22 +108,68 @@ def evaluate_set(name: str, workers: int, baseline: bool) -> dict:
                 rows[f"hybrid@{weight}/{cost}"] = evaluate_dataset(
                     folder, index_dir, ks=KS, method="hybrid", holdout_only=holdout, ocr_weight=weight
                 ).metrics
-        if baseline:
-            cache = BUILD / "baseline" / f"{folder.name}.json"
-            rows["baseline"] = evaluate_baseline(folder, ks=KS, holdout_only=holdout, cache_file=cache).metrics
+    if baseline:
+        add_baseline(result)
     print(json.dumps(result), flush=True)
     return result
 
 
+def add_baseline(result: dict) -> None:
+    """The baseline's rows beside the method's (EasyOCR readings cached per set)."""
+    folder = SETS[result["name"]][0]
+    cache = BUILD / "baseline" / f"{folder.name}.json"
+    for queries, rows in result["methods"].items():
+        rows["baseline"] = evaluate_baseline(folder, ks=KS, holdout_only=queries == "holdout", cache_file=cache).metrics
+
+
+def best_setting(results: list[dict], queries: str = "all") -> tuple[float, float]:
+    """The (OCR weight, stray-end cost) with the best mean top-1 over `results`
+    (ties: the weight nearer 0.5, then the lower cost)."""
+    means = {(w, c): np.mean([r["methods"][queries][f"hybrid@{w}/{c}"]["top1"] for r in results]) for w, c in GRID}
+    return max(GRID, key=lambda wc: (means[wc], -abs(wc[0] - 0.5), -wc[1]))
+
+
 def choose_settings(results: dict[str, dict], queries: str = "all") -> dict[str, tuple[float, float]]:
-    """Leave one dataset out: each set gets the (OCR weight, stray-end cost) with the best mean
-    top-1 over all the other sets (ties: the weight nearer 0.5, then the lower cost)."""
-    chosen = {}
-    for left_out in results:
-        others = [r for name, r in results.items() if name != left_out]
-        means = {(w, c): np.mean([r["methods"][queries][f"hybrid@{w}/{c}"]["top1"] for r in others]) for w, c in GRID}
-        chosen[left_out] = max(GRID, key=lambda wc: (means[wc], -abs(wc[0] - 0.5), -wc[1]))
-    return chosen
+    """Leave one dataset out: each set gets the best setting over all the other sets."""
+    return {
+        left_out: best_setting([r for name, r in results.items() if name != left_out], queries) for left_out in results
+    }
+
+
+def _cell(metrics: dict | None) -> str:
+    return f"{metrics['top1']:.3f} / {metrics['top3']:.3f}" if metrics else "–"
+
+
+def markdown(results: dict[str, dict]) -> str:
+    """RESULTS.md's tables: localization by plate width, then each method beside the baseline."""
+    lines = [
+        "| set | photos' plates found (IoU >= 0.3) | < 60 px | 60-100 | 100-150 | > 150 | median candidates |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        if "localization" in r:
+            loc = r["localization"]
+            bands = " | ".join(f"{hit}/{n}" if n else "–" for hit, n in loc["bands"].values())
+            lines.append(f"| {name} | {loc['recall']:.3f} | {bands} | {loc['median_candidates']:g} |")
+    lines += [
+        "",
+        "| set | queries | default (hybrid) | embedding | reading | baseline: EasyOCR readtext, whole image | hybrid settings (LODO) |",
+    ]
+    lines.append("|---|---|---|---|---|---|---|")
+    for queries in ("all", "holdout"):
+        having = {n: r for n, r in results.items() if queries in r["methods"]}
+        if len(having) < 2:
+            continue
+        chosen = choose_settings(having, queries)
+        for name, r in having.items():
+            rows = r["methods"][queries]
+            weight, cost = chosen[name]
+            lines.append(
+                f"| {name} | {rows['embedding']['queries']} {queries} | **{_cell(rows[f'hybrid@{weight}/{cost}'])}** | "
+                f"{_cell(rows['embedding'])} | {_cell(rows[f'ocr/{cost}'])} | {_cell(rows.get('baseline'))} | "
+                f"weight {weight}, stray end {cost} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -131,9 +177,22 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--table", action="store_true", help="only print the tables of build/photos.json")
+    parser.add_argument("--baseline-only", action="store_true", help="only add the baseline to build/photos.json")
+    parser.add_argument("--out", type=Path, default=BUILD / "photos.json")
     args = parser.parse_args()
-    out = BUILD / "photos.json"
+    out = args.out
     results = json.loads(out.read_text()) if out.is_file() else {}
+    if args.table:
+        print(markdown(results))
+        return
+    if args.baseline_only:
+        for name in args.sets:
+            if name in results:
+                add_baseline(results[name])
+                out.write_text(json.dumps(results, indent=1))
+        print(markdown(results))
+        return
     for name in args.sets:
         if not SETS[name][0].is_dir():
             print(f"{name}: {SETS[name][0]} is missing (run datasets/make_stress.py)")
@@ -142,6 +201,8 @@ def main() -> None:
         out.write_text(json.dumps(results, indent=1))
     if len(results) > 1:
         print("leave-one-dataset-out (OCR weight, stray-end cost):", choose_settings(results))
+        print("best over every set (the shipped default):", best_setting(list(results.values())))
+        print(markdown(results))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import numpy as np
 
 from platesearch.binarize import to_gray
 from platesearch.config import plate_rules
+from platesearch.evaluate import box_iou
 from platesearch.plates import matching_formats
 from platesearch.textmatch import join_readings
 
@@ -34,7 +35,7 @@ MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text b
 PLATE_ASPECT = (2.0, 8.0)  # width / height of a typical one-line plate's text
 CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of its height)
 # Whole-photo pass: EasyOCR's defaults (text 0.7, low text 0.4) miss small plates, which
-# answer the detector weakly; these lower thresholds cost nothing extra (BENCHMARKS.md).
+# answer the detector weakly; lower thresholds find them on the same canvas at the same cost.
 TEXT_THRESHOLD, LOW_TEXT = 0.3, 0.2
 # A box lower than ZOOM_BELOW photo pixels, or not shaped like a text line, is detected again
 # on a crop around it, enlarged so the box is ZOOM_HEIGHT pixels high (at most ZOOM_PIXELS
@@ -65,7 +66,7 @@ class Candidate:
     confidence: float  # EasyOCR's recognition confidence (the mean over merged parts)
     score: float  # plausibility as a plate, 0..1; candidates are ranked by it
     parts: int = 1  # how many detector boxes were merged into this candidate
-    readings: tuple[str, ...] = ()  # each merged part's text, then their concatenation
+    readings: tuple[str, ...] = ()  # each merged part's text, then the lines read inside the crop (read_crop)
 
     @property
     def ocr_text(self) -> str | None:
@@ -275,8 +276,6 @@ def _distinct(quads: list[np.ndarray], max_overlap: float = 0.7) -> list[np.ndar
     def bounds(q: np.ndarray) -> tuple[int, int, int, int]:
         (x0, y0), (x1, y1) = q.min(axis=0), q.max(axis=0)
         return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
-
-    from platesearch.evaluate import box_iou
 
     kept: list[np.ndarray] = []
     for quad in quads:

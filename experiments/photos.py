@@ -29,6 +29,7 @@ import numpy as np
 from platesearch import textmatch
 from platesearch.datasets import load_dataset
 from platesearch.evaluate import box_iou, evaluate_baseline, evaluate_dataset
+from platesearch.io import absolute_path
 from platesearch.pipeline import PlateIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,10 +115,19 @@ def evaluate_set(name: str, workers: int, baseline: bool) -> dict:
     return result
 
 
-def add_baseline(result: dict) -> None:
-    """The baseline's rows beside the method's (EasyOCR readings cached per set)."""
+def add_baseline(result: dict, cached_only: bool = False) -> None:
+    """The baseline's rows beside the method's (EasyOCR readings cached per set).
+
+    `cached_only`: leave the set without a baseline unless every image's readings are cached.
+    """
     folder = SETS[result["name"]][0]
     cache = BUILD / "baseline" / f"{folder.name}.json"
+    if cached_only:
+        cached = {str(absolute_path(k)) for k in json.loads(cache.read_text())} if cache.is_file() else set()
+        missing = {str(absolute_path(i.path)) for i in load_dataset(folder).items} - cached
+        if missing:
+            print(f"{result['name']}: baseline readings missing for {len(missing)} images; left out")
+            return
     for queries, rows in result["methods"].items():
         rows["baseline"] = evaluate_baseline(folder, ks=KS, holdout_only=queries == "holdout", cache_file=cache).metrics
 
@@ -178,7 +188,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--table", action="store_true", help="only print the tables of build/photos.json")
-    parser.add_argument("--baseline-only", action="store_true", help="only add the baseline to build/photos.json")
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="only add the baseline (from complete caches) to the results"
+    )
     parser.add_argument("--out", type=Path, default=BUILD / "photos.json")
     args = parser.parse_args()
     out = args.out
@@ -189,7 +201,7 @@ def main() -> None:
     if args.baseline_only:
         for name in args.sets:
             if name in results:
-                add_baseline(results[name])
+                add_baseline(results[name], cached_only=True)
                 out.write_text(json.dumps(results, indent=1))
         print(markdown(results))
         return

@@ -41,14 +41,14 @@ def read_images(
 
     An image that cannot be decoded has no readings (as a user's script would skip it).
     """
-    from platesearch.io import ImageReadError
+    from platesearch.io import ImageReadError, absolute_path
 
     cache: dict[str, list[str]] = {}
     if cache_file is not None and cache_file.is_file():
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        cache = {str(absolute_path(k)): v for k, v in json.loads(cache_file.read_text(encoding="utf-8")).items()}
     readings = {}
     for n, path in enumerate(paths, start=1):
-        key = str(path)
+        key = str(absolute_path(path))
         if key not in cache:
             try:
                 cache[key] = whole_image_readings(path)

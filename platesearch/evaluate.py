@@ -183,19 +183,20 @@ def evaluate_baseline(
     """The same queries answered by EasyOCR `readtext` over each whole image (`platesearch.baseline`).
 
     Ties count against the query: a wrong image with the same score ranks first.
-    `cache_file` keeps the images' readings between runs (JSON, keyed by path).
+    `cache_file` keeps the images' readings between runs (JSON, keyed by absolute path).
     """
     from platesearch.baseline import read_images
     from platesearch.datasets import is_validation_plate, load_dataset
+    from platesearch.io import absolute_path
     from platesearch.pipeline import SearchResult
     from platesearch.textmatch import plain_similarity
 
     dataset = load_dataset(dataset_dir)
-    paths = list(dict.fromkeys(str(i.path) for i in dataset.items))
+    paths = list(dict.fromkeys(str(absolute_path(i.path)) for i in dataset.items))
     readings = read_images(paths, cache_file, progress)
     plates_of: dict[str, set[str]] = {}
     for item in dataset.items:
-        plates_of.setdefault(str(item.path), set()).add(item.plate)
+        plates_of.setdefault(str(absolute_path(item.path)), set()).add(item.plate)
     outcomes = []
     for plate in [p for p in dataset.plates if is_validation_plate(p) or not holdout_only]:
         scores = {path: plain_similarity(plate, texts) for path, texts in readings.items()}

@@ -17,7 +17,7 @@ from rapidfuzz.process import cdist
 from platesearch.config import plate_rules
 
 READING_SEPARATOR = " "
-STRAY_END_COST = 0.25  # dropping one stray character at an end of a longer reading
+STRAY_END_COST = 0.25  # dropping one stray character at an end of a longer reading (chosen with the weight)
 
 
 def join_readings(readings: list[str]) -> str | None:

@@ -20,8 +20,9 @@ def test_without_exact_readings_the_weighted_sum_orders():
 
 
 def test_short_queries_get_no_exact_tier():
-    scores = hybrid_scores(np.array([0.9, 0.1]), np.array([0.5, 1.0]), "AB1")
-    assert scores[0] > scores[1]
+    scores = hybrid_scores(np.array([0.9, 0.1]), np.array([0.5, 1.0]), "AB1", ocr_weight=0.5)
+    assert scores[0] > scores[1] and scores.max() <= 0.5  # the same readings for "AB1234" would put crop 1 first
+    assert hybrid_scores(np.array([0.9, 0.1]), np.array([0.5, 1.0]), "AB1234", ocr_weight=0.5)[1] > 0.5
 
 
 def test_scores_stay_within_zero_and_one():

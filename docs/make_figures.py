@@ -88,7 +88,8 @@ def small_plate_figure(plate: str = "RK865AC", frame_size: tuple[int, int] = (19
     caption = f"a {width}-px plate in a {frame_size[0]}x{frame_size[1]} frame, as the detector's 640-px canvas sees it"
     cv2.putText(top, caption, (680, 200), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2)
     out = HERE / "small_plate_zoom.png"
-    cv2.imwrite(str(out), np.vstack([top, np.hstack([left, right])]))
+    figure = np.vstack([top, np.hstack([left, right])])
+    cv2.imwrite(str(out), cv2.resize(figure, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA))
     print(out)
 
 

@@ -63,10 +63,3 @@ def read_images(
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         cache_file.write_text(json.dumps(cache), encoding="utf-8")
     return readings
-
-
-def rank_images(plate: str, readings: dict[str, list[str]], k: int) -> list[tuple[str, float]]:
-    """The k images whose readings are closest to `plate`, best first (ties keep the given order)."""
-    scored = [(path, plain_similarity(plate, texts)) for path, texts in readings.items()]
-    scored.sort(key=lambda item: -item[1])
-    return scored[:k]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from platesearch.config import plate_rules
 from platesearch.plates import canonical_characters
-from platesearch.textmatch import plain_similarity
 
 
 def plate_characters(text: str) -> str:

@@ -40,6 +40,11 @@ class ImageReadError(Exception):
         self.path = Path(path)
         self.reason = reason
 
+    def __reduce__(self):
+        # Rebuilt from (path, reason), not from the message: a worker process can raise it
+        # to its pool (otherwise unpickling fails there and multiprocessing's pool hangs).
+        return type(self), (self.path, self.reason)
+
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB from any PIL mode: 16-bit and float are rescaled, alpha composited on white."""

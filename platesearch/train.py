@@ -17,14 +17,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from platesearch.binarize import binarize
 from platesearch.config import CANVAS_HEIGHT, CANVAS_WIDTH, PACKAGE_DIR
 from platesearch.datasets import LabelledImage, is_validation_plate, load_dataset
+from platesearch.degrade import check_families, degrade
 from platesearch.evaluate import embedding_retrieval
-from platesearch.io import file_sha256, read_image
+from platesearch.io import ImageReadError, file_sha256, read_image
 from platesearch.model import (
     ENCODER_NAME,
     MANIFEST_FILE,
@@ -36,11 +37,19 @@ from platesearch.model import (
     to_model_input,
 )
 from platesearch.render import render_plate
-from platesearch.synth import random_plate_text, synthetic_plate_photo
+from platesearch.synth import DIGITS, LETTERS, random_plate_text, synthetic_plate_photo
 
 DEFAULT_DATASETS_ROOT = PACKAGE_DIR.parent.parent / "shared" / "datasets"
 # The config fields that decide the prepared data: runs that agree on them can share data.npz.
-DATA_FIELDS = {"seed", "synthetic_samples", "real_augmentations", "datasets", "validation_dataset"}
+DATA_FIELDS = {
+    "seed",
+    "synthetic_samples",
+    "real_augmentations",
+    "datasets",
+    "validation_dataset",
+    "degradations",
+    "degradation_probability",
+}
 
 
 class TrainConfig(BaseModel):
@@ -71,6 +80,18 @@ class TrainConfig(BaseModel):
     # text is not always placed exactly like the render (a logo or region text in the box).
     geometric_jitter: float = Field(0.0, ge=0, le=1)
     dropout: float = Field(0.0, ge=0, lt=1)
+    # Camera degradations (platesearch.degrade) applied to augmented real crops and synthetic
+    # plates before binarizing, each family independently with `degradation_probability`.
+    degradations: tuple[str, ...] = ()
+    degradation_probability: float = Field(0.25, ge=0, le=1)
+    # Renders of plate texts one or two characters away from plates in the batch, added as
+    # extra InfoNCE negatives: the crop must pick its own plate over a near miss.
+    hard_negatives: int = Field(0, ge=0)
+
+    @field_validator("degradations")
+    @classmethod
+    def _known_degradations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_families(value)
 
     @classmethod
     def load(cls, path: Path | str) -> TrainConfig:
@@ -163,20 +184,36 @@ def labelled_crop(image: np.ndarray, item: LabelledImage) -> np.ndarray:
     return image[max(0, y) : y + h, max(0, x) : x + w]
 
 
-def _binarized_versions(args: tuple[str, tuple | None, int, int]) -> list[np.ndarray]:
-    path, box, augmentations, seed = args
-    image = read_image(path)
+@dataclass(frozen=True)
+class Degrading:
+    """Which degradation families to apply, and how often (from the config; picklable for workers)."""
+
+    families: tuple[str, ...]
+    probability: float
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return degrade(image, rng, self.families, self.probability)
+
+
+def _binarized_versions(args: tuple[str, tuple | None, int, int, Degrading]) -> list[np.ndarray]:
+    """The labelled crop as-is, then `augmentations` jittered and degraded versions, binarized."""
+    path, box, augmentations, seed, degrading = args
+    try:
+        image = read_image(path)
+    except ImageReadError:
+        return []  # counted as unreadable by prepare_data
     rng = np.random.default_rng(seed)
     item = LabelledImage(Path(path), "", box)
     versions = [binarize(labelled_crop(image, item))]
-    versions += [binarize(_jittered_crop(image, box, rng)) for _ in range(augmentations)]
+    versions += [binarize(degrading(_jittered_crop(image, box, rng), rng)) for _ in range(augmentations)]
     return versions
 
 
-def _synthetic_sample(seed: int) -> tuple[np.ndarray, str]:
+def _synthetic_sample(args: tuple[int, Degrading]) -> tuple[np.ndarray, str]:
+    seed, degrading = args
     rng = np.random.default_rng(seed)
     text = random_plate_text(rng)
-    return binarize(synthetic_plate_photo(text, rng)), text
+    return binarize(degrading(synthetic_plate_photo(text, rng), rng)), text
 
 
 @dataclass
@@ -199,42 +236,54 @@ def prepare_data(config: TrainConfig, progress: Progress) -> tuple[PairSet, Pair
         if name == config.validation_dataset:
             val_items = val
         summary["datasets"][name] = {"train_images": len(train), "validation_images": len(val)}
+    degrading = Degrading(config.degradations, config.degradation_probability)
     jobs = [
-        (str(i.path), i.box, config.real_augmentations, config.seed * 100_003 + n) for n, i in enumerate(train_items)
+        (str(i.path), i.box, config.real_augmentations, config.seed * 100_003 + n, degrading)
+        for n, i in enumerate(train_items)
     ]
-    val_jobs = [(str(i.path), i.box, 0, 0) for i in val_items]
+    val_jobs = [(str(i.path), i.box, 0, 0, degrading) for i in val_items]
     with multiprocessing.get_context("spawn").Pool(max(1, multiprocessing.cpu_count())) as pool:
         task = progress.add_task("binarize real crops", total=len(jobs) + len(val_jobs), status="")
-        train_images, train_plates = [], []
+        train_images, train_plates, unreadable = [], [], []
         for item, versions in zip(train_items, pool.imap(_binarized_versions, jobs, chunksize=8), strict=True):
             train_images += versions
             train_plates += [item.plate] * len(versions)
+            unreadable += [] if versions else [str(item.path)]
             progress.advance(task)
-        val_images = []
-        for versions in pool.imap(_binarized_versions, val_jobs, chunksize=8):
-            val_images.append(versions[0])
+        val_images, val_plates = [], []
+        for item, versions in zip(val_items, pool.imap(_binarized_versions, val_jobs, chunksize=8), strict=True):
+            val_images += versions
+            val_plates += [item.plate] * len(versions)
+            unreadable += [] if versions else [str(item.path)]
             progress.advance(task)
         task = progress.add_task("synthetic plates", total=config.synthetic_samples, status="")
         for image, text in pool.imap(
             _synthetic_sample,
-            range(config.seed * 10_000_019, config.seed * 10_000_019 + config.synthetic_samples),
+            [
+                (seed, degrading)
+                for seed in range(config.seed * 10_000_019, config.seed * 10_000_019 + config.synthetic_samples)
+            ],
             chunksize=32,
         ):
             train_images.append(image)
             train_plates.append(text)
             progress.advance(task)
-    n_real = len(train_items) * (1 + config.real_augmentations)
+    if unreadable:
+        progress.console.print(f"skipped {len(unreadable)} unreadable image(s): {', '.join(unreadable)}")
+    n_real = len(train_plates) - config.synthetic_samples
     summary.update(
+        unreadable_images=unreadable,
         real_train_plates=len({i.plate for i in train_items}),
-        real_train_images=len(train_items),
+        real_train_images=n_real // (1 + config.real_augmentations),
         real_train_pairs=n_real,
         synthetic_pairs=config.synthetic_samples,
         validation_plates=len({i.plate for i in val_items}),
         validation_images=len(val_items),
         split="plate text held out when crc32(text) % 4 == 0 (platesearch.datasets.is_validation_plate)",
+        degradations={"families": list(config.degradations), "probability": config.degradation_probability},
     )
     train = PairSet(np.stack(train_images), train_plates)
-    val = PairSet(np.stack(val_images), [i.plate for i in val_items])
+    val = PairSet(np.stack(val_images), val_plates)
     return train, val, summary
 
 
@@ -257,6 +306,26 @@ def _batch_indices(
         if len(chosen) == config.batch_size:
             break
     return np.array(chosen)
+
+
+def near_miss(plate: str, rng: np.random.Generator) -> str:
+    """`plate` with one or two characters replaced by others of the same kind (letter or digit)."""
+    chars = list(plate)
+    for position in rng.choice(len(chars), size=min(len(chars), int(rng.integers(1, 3))), replace=False):
+        pool = DIGITS if chars[position].isdigit() else LETTERS
+        chars[position] = pool[(pool.index(chars[position]) + int(rng.integers(1, len(pool)))) % len(pool)]
+    return "".join(chars)
+
+
+def hard_negative_renders(plates: list[str], count: int, rng: np.random.Generator) -> np.ndarray:
+    """Renders of near misses of `count` plates of the batch, none of them a plate in the batch."""
+    taken, renders = set(plates), []
+    for plate in rng.choice(plates, size=min(count, len(plates)), replace=False):
+        miss = near_miss(str(plate), rng)
+        if miss not in taken:
+            taken.add(miss)
+            renders.append(render_plate(miss))
+    return np.stack(renders) if renders else np.full((0, CANVAS_HEIGHT, CANVAS_WIDTH), 255, np.uint8)
 
 
 def jitter_geometry(images: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:
@@ -333,19 +402,23 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
         )
         temperature = tf.constant(config.temperature)
 
-        @tf.function
-        def train_step(real, render):
+        @tf.function(reduce_retracing=True)
+        def train_step(real, render, negatives):
             with tf.GradientTape() as tape:
-                embedded = encoder(tf.concat([real, render], 0), training=True)
-                e_real, e_render = tf.split(embedded, 2)
+                n = tf.shape(real)[0]
+                embedded = encoder(tf.concat([real, render, negatives], 0), training=True)
+                e_real, e_render = embedded[:n], embedded[n:]
                 reconstruction = decoder(e_real, training=True)
                 rec_loss = tf.reduce_mean(tf.square(reconstruction - render))
                 z_real, z_render = tf.math.l2_normalize(e_real, 1), tf.math.l2_normalize(e_render, 1)
+                # crop -> renders: the batch's renders plus the near misses; render -> crops: square part
                 logits = tf.matmul(z_real, z_render, transpose_b=True) / temperature
-                labels = tf.range(tf.shape(logits)[0])
+                labels = tf.range(n)
                 nce = 0.5 * (
                     tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-                    + tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, tf.transpose(logits)))
+                    + tf.reduce_mean(
+                        tf.nn.sparse_softmax_cross_entropy_with_logits(labels, tf.transpose(logits[:, :n]))
+                    )
                 )
                 loss = config.reconstruction_weight * rec_loss + config.contrastive_weight * nce
             variables = autoencoder.trainable_variables
@@ -371,8 +444,12 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
             for _ in range(config.steps_per_epoch):
                 index = _batch_indices(rng, n_real, len(train_set.plates), config, train_set.plates)
                 real = to_model_input(jitter_geometry(train_set.images[index], rng, config.geometric_jitter))
-                render = to_model_input(np.stack([renders[train_set.plates[i]] for i in index]))
-                sums += [float(v) for v in train_step(tf.constant(real), tf.constant(render))]
+                batch_plates = [train_set.plates[i] for i in index]
+                render = to_model_input(np.stack([renders[p] for p in batch_plates]))
+                negatives = to_model_input(hard_negative_renders(batch_plates, config.hard_negatives, rng))
+                sums += [
+                    float(v) for v in train_step(tf.constant(real), tf.constant(render), tf.constant(negatives))
+                ]
                 progress.advance(steps)
             progress.remove_task(steps)
             checkpoint.epoch.assign_add(1)

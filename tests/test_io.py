@@ -82,3 +82,11 @@ def test_pixel_limit(tmp_path):
 def test_non_ascii_path_with_spaces(tmp_path):
     path = save(tmp_path, "фото машини 1.png", Image.new("RGB", (8, 8)))
     assert read_image(path).shape == (8, 8, 3)
+
+
+def test_read_error_survives_pickling_for_worker_pools(tmp_path):
+    import pickle
+
+    error = ImageReadError(tmp_path / "x.jpg", "cannot decode")
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == str(error) and copy.path == error.path and copy.reason == "cannot decode"

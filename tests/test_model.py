@@ -89,6 +89,9 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path):
         datasets=("tiny",),
         datasets_root=tiny_dataset.parent,
         validation_dataset="tiny",
+        degradations=("frame", "polarity", "exposure", "blur", "downscale", "jpeg"),
+        degradation_probability=0.5,
+        hard_negatives=2,
     )
     best = train(config, tmp_path / "run")
     assert 0.0 <= best["val_top1"] <= 1.0
@@ -108,3 +111,26 @@ def test_native_stderr_is_held_back_unless_loading_fails(capfd):
         os.write(2, b"why it failed\n")
         raise RuntimeError("load failed")
     assert "why it failed" in capfd.readouterr().err
+
+
+def test_near_misses_are_one_or_two_characters_away_and_keep_letters_and_digits():
+    from platesearch.train import hard_negative_renders, near_miss
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        miss = near_miss("ABC1234", rng)
+        changed = [(a, b) for a, b in zip("ABC1234", miss, strict=True) if a != b]
+        assert 1 <= len(changed) <= 2
+        assert all(a.isdigit() == b.isdigit() for a, b in changed)
+    renders = hard_negative_renders(["ABC1234", "XYZ987"], 2, rng)
+    assert renders.shape[0] in (1, 2) and renders.shape[1:] == (64, 512)
+
+
+def test_train_config_rejects_unknown_degradations():
+    from pydantic import ValidationError
+
+    from platesearch.train import TrainConfig
+
+    with pytest.raises(ValidationError, match="unknown degradation"):
+        TrainConfig(name="x", architecture="platesearch-v1", channels=(4,), epochs=1, steps_per_epoch=1,
+                    batch_size=2, degradations=("fog",))

@@ -19,6 +19,15 @@ from platesearch.config import CANVAS_HEIGHT, CANVAS_WIDTH
 WORK_HEIGHT = 128  # crops are resized to this height first, so blob rules work at any size
 MAX_DESKEW_DEGREES = 20.0
 MIN_DESKEW_DEGREES = 1.0
+# Low-contrast, blurred or unevenly lit crops (infrared camera crops, dark US crops) defeat one
+# global Otsu threshold: it separates the plate from its surroundings instead of the text from
+# the plate, and the trim to the character line then cuts most characters away. When Otsu finds
+# fewer than FALLBACK_BELOW character blobs, a local mean threshold (block and offset in
+# working-height pixels) is tried in both polarities and kept if it finds more. Chosen on the
+# share of crops whose blob count equals the plate's length (experiments/RESULTS.md, issue #13).
+FALLBACK_BELOW = 6
+LOCAL_BLOCK = 25
+LOCAL_OFFSET = 7
 
 
 @dataclass(frozen=True)
@@ -126,12 +135,24 @@ def text_mask(crop: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
     unframed_blobs = character_blobs(unframed)
     if len(unframed_blobs) > len(blobs):
         mask, blobs = unframed, unframed_blobs
+    if len(blobs) < FALLBACK_BELOW:
+        mask, blobs = _local_threshold(smooth, mask, blobs)
     angle = _skew_degrees(blobs)
     if MIN_DESKEW_DEGREES <= abs(angle) <= MAX_DESKEW_DEGREES:
         rotated = _rotate(mask, angle)
         rotated_blobs = character_blobs(rotated)
         if len(rotated_blobs) >= len(blobs):
             mask, blobs = rotated, rotated_blobs
+    return mask, blobs
+
+
+def _local_threshold(smooth: np.ndarray, mask: np.ndarray, blobs: list[Blob]) -> tuple[np.ndarray, list[Blob]]:
+    """The local-threshold mask (dark text, then light text) with more character blobs, if any."""
+    for polarity, offset in ((cv2.THRESH_BINARY_INV, LOCAL_OFFSET), (cv2.THRESH_BINARY, -LOCAL_OFFSET)):
+        local = cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_MEAN_C, polarity, LOCAL_BLOCK, offset)
+        local_blobs = character_blobs(local)
+        if len(local_blobs) > len(blobs):
+            mask, blobs = local, local_blobs
     return mask, blobs
 
 

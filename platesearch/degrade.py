@@ -88,9 +88,7 @@ def check_families(families: Sequence[str]) -> tuple[str, ...]:
     return tuple(families)
 
 
-def degrade(
-    image: np.ndarray, rng: np.random.Generator, families: Sequence[str], probability: float
-) -> np.ndarray:
+def degrade(image: np.ndarray, rng: np.random.Generator, families: Sequence[str], probability: float) -> np.ndarray:
     """Apply each named family independently with `probability`, in the fixed order above."""
     for name, apply in DEGRADATIONS.items():
         if name in families and rng.random() < probability:

@@ -27,7 +27,7 @@ from platesearch.io import file_sha256
 
 # Bump when binarize/render/canvas change what the model sees: embeddings made with another
 # preprocessing version are not comparable, and indexes record the version they used.
-PREPROCESSING_VERSION = "binarize-v1"
+PREPROCESSING_VERSION = "binarize-v2"  # v2: local-threshold fallback (issue #13)
 DEFAULT_MODEL_DIR = PACKAGE_DIR / "weights"
 MODEL_FILE = "autoencoder.keras"
 MANIFEST_FILE = "manifest.json"

@@ -447,9 +447,7 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
                 batch_plates = [train_set.plates[i] for i in index]
                 render = to_model_input(np.stack([renders[p] for p in batch_plates]))
                 negatives = to_model_input(hard_negative_renders(batch_plates, config.hard_negatives, rng))
-                sums += [
-                    float(v) for v in train_step(tf.constant(real), tf.constant(render), tf.constant(negatives))
-                ]
+                sums += [float(v) for v in train_step(tf.constant(real), tf.constant(render), tf.constant(negatives))]
                 progress.advance(steps)
             progress.remove_task(steps)
             checkpoint.epoch.assign_add(1)

@@ -13,6 +13,9 @@ from platesearch.render import render_plate
 US_COUNT_FLOOR = 0.68
 # Measured on the 222 EU and BR photos' labelled plates cut with a 10 % margin: EU 0.954, BR 0.895.
 POLARITY_FLOOR = 0.85
+# Share of the 530 BR camera crops (infrared, low contrast) whose character count is the plate's
+# length: 0.094 with Otsu alone, 0.643 with the local-threshold fallback (2026-11-25).
+BR_CAMERA_COUNT_FLOOR = 0.55
 
 
 def count_characters(binary: np.ndarray) -> int:
@@ -41,6 +44,30 @@ def test_light_text_on_dark_is_flipped():
     plate = render_plate("XY987")
     assert count_characters(binarize(255 - plate)) == 5
     assert (binarize(255 - plate) == 0).mean() < 0.5
+
+
+def test_low_contrast_crop_in_a_dark_frame_falls_back_to_a_local_threshold(monkeypatch):
+    """An infrared-style crop: dim light text on a dim plate inside a black camera frame, lit
+    unevenly. One Otsu threshold splits frame from plate and finds no character."""
+    import cv2
+
+    from platesearch import binarize as stage
+
+    text = render_plate("ABC1234")[:, 60:452]
+    crop = cv2.copyMakeBorder(
+        np.where(text < 128, 150, 95).astype(np.uint8), 20, 20, 30, 30, cv2.BORDER_CONSTANT, value=15
+    )
+    crop = cv2.GaussianBlur(crop, (0, 0), 1.5)
+    crop = np.clip(crop * np.linspace(0.7, 1.3, crop.shape[1])[None, :], 0, 255).astype(np.uint8)
+    assert 6 <= count_characters(binarize(crop)) <= 8
+    monkeypatch.setattr(stage, "FALLBACK_BELOW", 0)  # Otsu alone
+    assert count_characters(binarize(crop)) < 3
+
+
+def test_br_camera_crops_keep_their_characters(shared_datasets):
+    dataset = load_dataset(shared_datasets / "openalpr-br-crops")
+    exact = sum(count_characters(binarize(read_image(i.path))) == len(i.plate) for i in dataset.items)
+    assert exact / len(dataset.items) >= BR_CAMERA_COUNT_FLOOR
 
 
 @pytest.mark.parametrize("size", [(40, 15), (60, 20), (1200, 300)])

@@ -132,5 +132,12 @@ def test_train_config_rejects_unknown_degradations():
     from platesearch.train import TrainConfig
 
     with pytest.raises(ValidationError, match="unknown degradation"):
-        TrainConfig(name="x", architecture="platesearch-v1", channels=(4,), epochs=1, steps_per_epoch=1,
-                    batch_size=2, degradations=("fog",))
+        TrainConfig(
+            name="x",
+            architecture="platesearch-v1",
+            channels=(4,),
+            epochs=1,
+            steps_per_epoch=1,
+            batch_size=2,
+            degradations=("fog",),
+        )

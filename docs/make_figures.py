@@ -1,6 +1,8 @@
 """Regenerate the README's figures from the bundled sample in datasets/sample:
 docs/render_vs_binarized.png (the render of a label beside the binarized real crop) and
-docs/small_plate_zoom.png (a small plate in a large frame: EasyOCR's defaults against our localizer).
+docs/small_plate_zoom.png (a small plate in a large frame: EasyOCR's defaults against our localizer)
+and docs/degradations.png (the camera degradations training applies, each family alone, with the
+binarized model input under each).
 
 Run: .venv/bin/python docs/make_figures.py  (uses the bundled sample in datasets/sample)
 """
@@ -93,6 +95,31 @@ def small_plate_figure(plate: str = "RK865AC", frame_size: tuple[int, int] = (19
     print(out)
 
 
+def degradations_figure(count: int = 3) -> None:
+    """Each degradation family of `platesearch.degrade` on sample crops, binarized below."""
+    from platesearch.degrade import DEGRADATIONS
+
+    size = (256, 96)
+    columns = ["as photographed", *DEGRADATIONS]
+    header = np.full((30, len(columns) * (size[0] + GAP) - GAP, 3), 255, np.uint8)
+    for i, name in enumerate(columns):
+        cv2.putText(header, name, (i * (size[0] + GAP) + 6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+    rows = [header]
+    for n, item in enumerate(load_dataset(SAMPLE / "crops").items[:count]):
+        crop = read_image(item.path)
+        versions = [crop] + [apply(crop, np.random.default_rng(n)) for apply in DEGRADATIONS.values()]
+        gap = np.full((size[1], GAP, 3), 255, np.uint8)
+        photos = [cv2.resize(v, size, interpolation=cv2.INTER_AREA) for v in versions]
+        inputs = [cv2.cvtColor(cv2.resize(binarize(v), (size[0], 32)), cv2.COLOR_GRAY2BGR) for v in versions]
+        rows.append(np.hstack([x for p in photos for x in (p, gap)][:-1]))
+        rows.append(np.hstack([x for i in inputs for x in (i, gap[:32])][:-1]))
+        rows.append(np.full((GAP, rows[-1].shape[1], 3), 255, np.uint8))
+    out = HERE / "degradations.png"
+    cv2.imwrite(str(out), cv2.resize(np.vstack(rows), None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA))
+    print(out)
+
+
 if __name__ == "__main__":
     main()
     small_plate_figure()
+    degradations_figure()

@@ -30,24 +30,25 @@ from platesearch import textmatch
 from platesearch.datasets import load_dataset
 from platesearch.evaluate import box_iou, evaluate_baseline, evaluate_dataset
 from platesearch.io import absolute_path
+from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, ModelManifest
 from platesearch.pipeline import PlateIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 STRESS = ROOT / "build" / "stress"
 BUILD = ROOT / "build"
-# name -> (folder, images are crops, the shipped model trained on some of its plates)
+# name -> (folder, images are crops, the dataset its images come from)
 SETS = {
-    "openalpr-eu": (SHARED / "openalpr-eu", False, True),
-    "openalpr-br": (SHARED / "openalpr-br", False, True),
-    "easypr-cn": (SHARED / "easypr-cn", False, False),
-    "eu-in-1920": (STRESS / "eu-in-1920", False, True),
-    "br-in-1920": (STRESS / "br-in-1920", False, True),
-    "eu-in-4032": (STRESS / "eu-in-4032", False, True),
-    "br-in-4032": (STRESS / "br-in-4032", False, True),
-    "openalpr-us-crops": (SHARED / "openalpr-us-crops", True, True),
-    "us-crops-small": (STRESS / "us-crops-small", True, True),
-    "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, False),
+    "openalpr-eu": (SHARED / "openalpr-eu", False, "openalpr-eu"),
+    "openalpr-br": (SHARED / "openalpr-br", False, "openalpr-br"),
+    "easypr-cn": (SHARED / "easypr-cn", False, "easypr-cn"),
+    "eu-in-1920": (STRESS / "eu-in-1920", False, "openalpr-eu"),
+    "br-in-1920": (STRESS / "br-in-1920", False, "openalpr-br"),
+    "eu-in-4032": (STRESS / "eu-in-4032", False, "openalpr-eu"),
+    "br-in-4032": (STRESS / "br-in-4032", False, "openalpr-br"),
+    "openalpr-us-crops": (SHARED / "openalpr-us-crops", True, "openalpr-us-crops"),
+    "us-crops-small": (STRESS / "us-crops-small", True, "openalpr-us-crops"),
+    "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, "openalpr-br-crops"),
 }
 OCR_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 STRAY_END_COSTS = (0.15, 0.25)  # textmatch.STRAY_END_COST candidates, chosen with the weight
@@ -56,14 +57,43 @@ WIDTH_BANDS = ((0, 60), (60, 100), (100, 150), (150, 1_000_000))
 KS = (1, 3)
 
 
-def build_index(name: str, folder: Path, crops: bool, workers: int) -> tuple[Path, float]:
-    directory = BUILD / "indexes" / name
+def trained_datasets() -> set[str]:
+    """The datasets some of whose plates the shipped model trained on (from its manifest)."""
+    manifest = ModelManifest.read(DEFAULT_MODEL_DIR / MANIFEST_FILE)
+    return set(manifest.training.get("data", {}).get("datasets", {}))
+
+
+def build_index(
+    name: str, folder: Path, crops: bool, workers: int, indexes: Path, readings_from: Path | None = None
+) -> tuple[Path, float]:
+    """Index a set; a crop set with `readings_from` (an index of the same crops built with another
+    model) is embedded anew and takes its readings from there: they do not depend on the model."""
+    directory = indexes / name
+    reuse = crops and readings_from is not None and (readings_from / name / "catalog.sqlite").is_file()
     started = time.perf_counter()
     with PlateIndex.create(directory) as plate_index:
-        report = plate_index.add([i.path for i in load_dataset(folder).items], crops=crops, ocr=True, workers=workers)
+        report = plate_index.add(
+            [i.path for i in load_dataset(folder).items], crops=crops, ocr=not reuse, workers=workers
+        )
+    if reuse:
+        copy_readings(readings_from / name / "catalog.sqlite", directory / "catalog.sqlite")
     seconds = time.perf_counter() - started
     print(f"{name}: indexed {report.indexed} in {seconds:.0f} s ({report.seconds})", flush=True)
     return directory, seconds
+
+
+def copy_readings(source: Path, target: Path) -> None:
+    """Copy each crop's readings between two indexes of the same whole-image crops, by photo path."""
+    db = sqlite3.connect(f"file:{target}", uri=True)
+    db.execute("ATTACH DATABASE ? AS source", (f"file:{source}?mode=ro",))
+    db.execute(
+        """UPDATE crops SET (ocr_text, ocr_confidence) = (
+               SELECT c.ocr_text, c.ocr_confidence FROM source.crops c JOIN source.photos p ON p.id = c.photo_id
+               JOIN photos q ON q.path = p.path WHERE q.id = crops.photo_id)"""
+    )
+    db.execute("INSERT INTO crop_text (crop_text) VALUES ('rebuild')")
+    db.commit()
+    db.close()
 
 
 def localization(folder: Path, index_dir: Path) -> dict:
@@ -92,9 +122,10 @@ def localization(folder: Path, index_dir: Path) -> dict:
     }
 
 
-def evaluate_set(name: str, workers: int, baseline: bool) -> dict:
-    folder, crops, trained_on = SETS[name]
-    index_dir, seconds = build_index(name, folder, crops, workers)
+def evaluate_set(name: str, workers: int, baseline: bool, indexes: Path, readings_from: Path | None) -> dict:
+    folder, crops, source = SETS[name]
+    trained_on = source in trained_datasets()
+    index_dir, seconds = build_index(name, folder, crops, workers, indexes, readings_from)
     result: dict = {"name": name, "crops": crops, "index_seconds": seconds, "methods": {}}
     if not crops:
         result["localization"] = localization(folder, index_dir)
@@ -192,6 +223,12 @@ def main() -> None:
         "--baseline-only", action="store_true", help="only add the baseline (from complete caches) to the results"
     )
     parser.add_argument("--out", type=Path, default=BUILD / "photos.json")
+    parser.add_argument(
+        "--indexes", type=Path, default=BUILD / "indexes", help="where each set's index is built (one per model)"
+    )
+    parser.add_argument(
+        "--readings-from", type=Path, default=None, help="indexes of the crop sets whose readings to reuse"
+    )
     args = parser.parse_args()
     out = args.out
     results = json.loads(out.read_text()) if out.is_file() else {}
@@ -209,7 +246,7 @@ def main() -> None:
         if not SETS[name][0].is_dir():
             print(f"{name}: {SETS[name][0]} is missing (run datasets/make_stress.py)")
             continue
-        results[name] = evaluate_set(name, args.workers, not args.no_baseline)
+        results[name] = evaluate_set(name, args.workers, not args.no_baseline, args.indexes, args.readings_from)
         out.write_text(json.dumps(results, indent=1))
     if len(results) > 1:
         print("leave-one-dataset-out (OCR weight, stray-end cost):", choose_settings(results))

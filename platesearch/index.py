@@ -157,8 +157,15 @@ class IndexStore:
     def create_or_open(cls, directory: Path | str, manifest: IndexManifest) -> IndexStore:
         """Open for writing, creating the directory if needed; refuses another model's index."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         path = directory / MANIFEST
+        own_files = {CATALOG, f"{CATALOG}-wal", f"{CATALOG}-shm", f"{CATALOG}-journal", VECTORS, LOCK}
+        if directory.is_dir() and not path.exists() and any(f.name not in own_files for f in directory.iterdir()):
+            # e.g. `index --index photos/ my-index`: never turn a user's folder into an index
+            raise IndexStoreError(
+                f"{directory} is not empty and is not a platesearch index: refusing to write an index "
+                "into it (give --index a new or empty folder; is it the photo folder?)"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
         if path.exists():
             existing = read_manifest(directory)
             existing.check_compatible(manifest, directory)

@@ -46,6 +46,27 @@ class ImageReadError(Exception):
         return type(self), (self.path, self.reason)
 
 
+class ImageWriteError(OSError):
+    """An image could not be written: the message names the file and what to change."""
+
+
+def write_image(path: Path | str, image: np.ndarray) -> Path:
+    """Write an image (the format from the name's suffix), or raise one clear error: OpenCV
+    itself returns False for a missing folder and raises its own error for an unknown suffix."""
+    import cv2
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ImageWriteError(f"cannot write {path}: the folder {path.parent} does not exist")
+    try:
+        written = cv2.imwrite(str(path), image)
+    except cv2.error:
+        written = False
+    if not written:
+        raise ImageWriteError(f"cannot write {path}: give it a .png or .jpg name")
+    return path
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB from any PIL mode: 16-bit and float are rescaled, alpha composited on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):

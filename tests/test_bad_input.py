@@ -112,5 +112,15 @@ def test_unlistable_folder_is_reported_not_silently_skipped(tmp_path, sample, mo
     monkeypatch.setattr(os, "scandir", scandir)
     result = CliRunner().invoke(app, ["index", str(photos), "--index", str(tmp_path / "idx"), "--crops"])
     assert result.exit_code == 1, result.output
-    assert "indexed 1 images" in result.output
+    assert "indexed 1 image " in result.output
     assert "locked: cannot read folder: Permission denied" in " ".join(result.output.split())  # rich wraps lines
+
+
+def test_swapped_arguments_leave_the_photo_folder_alone(tmp_path, sample):
+    """`index --index photos/ my-index`: the photo folder is refused as an index, nothing written."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.png").write_bytes(next((sample / "crops" / "images").iterdir()).read_bytes())
+    result = CliRunner().invoke(app, ["index", str(tmp_path / "my-index"), "--index", str(photos), "--crops"])
+    assert result.exit_code != 0 and "not a platesearch index" in result.output
+    assert [p.name for p in photos.iterdir()] == ["a.png"]

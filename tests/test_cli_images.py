@@ -34,3 +34,16 @@ def test_binarize_reports_unreadable_file(tmp_path):
     bad.write_text("not a photo")
     result = runner.invoke(app, ["binarize", str(bad), "-o", str(tmp_path / "o.png")])
     assert result.exit_code == 2 and "bad.jpg" in result.output
+
+
+def test_output_that_cannot_be_written_is_an_error_not_a_silent_success(tmp_path, sample):
+    crop = next((sample / "crops" / "images").iterdir())
+    for args in (
+        ["render", "AB123", "-o", str(tmp_path / "missing" / "plate.png")],
+        ["binarize", str(crop), "-o", str(tmp_path / "missing" / "bin.png")],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "does not exist" in result.output, args
+    result = runner.invoke(app, ["render", "AB123", "-o", str(tmp_path / "plate.txt")])
+    assert result.exit_code == 2 and ".png" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "plate.txt").exists()

@@ -101,7 +101,7 @@ def test_baseline_ranks_whole_image_readings_ties_against_the_query(monkeypatch,
 
 @pytest.mark.slow
 def test_cli_evaluate_prints_the_baseline_beside(sample):
-    result = CliRunner().invoke(app, ["evaluate", str(sample / "crops"), "--k", "1", "--baseline"])
+    result = CliRunner().invoke(app, ["evaluate", str(sample / "crops"), "-k", "1", "--baseline"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if "queries" in line]
     assert len(lines) == 2 and "[hybrid]" in lines[0] and "[baseline]" in lines[1]

@@ -138,7 +138,7 @@ def test_failed_files_are_recorded_and_the_run_goes_on(tmp_path, sample):
     shutil.copy(next((sample / "crops" / "images").iterdir()), folder / "good.png")
     result = CliRunner().invoke(app, ["index", str(folder), "--index", str(tmp_path / "idx"), "--crops"])
     assert result.exit_code == 1  # something failed
-    assert "indexed 1 images" in result.output and "failed 2" in result.output
+    assert "indexed 1 image " in result.output and "failed 2" in result.output
     with PlateIndex.open(tmp_path / "idx") as plate_index:
         failures = dict(plate_index.store.failures())
     assert set(failures) == {str(folder / "empty.jpg"), str(folder / "text.png")}
@@ -259,3 +259,17 @@ def test_parallel_indexing_matches_in_process(tmp_path, sample):
     assert np.allclose(
         [[r.score for r in rs] for rs in found[0]], [[r.score for r in rs] for rs in found[2]], atol=1e-4
     )
+
+
+def test_a_folder_that_is_not_an_index_is_never_written_into(tmp_path):
+    """`index --index photos/ my-index` (arguments swapped) must not turn the photos into an index."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "car.jpg").write_bytes(b"not really a photo")
+    embedder = default_embedder()
+    with pytest.raises(IndexStoreError, match="not a platesearch index"):
+        PlateIndex.create(photos, embedder)
+    assert sorted(p.name for p in photos.iterdir()) == ["car.jpg"]
+    PlateIndex.create(tmp_path / "empty-is-fine", embedder).close()
+    (tmp_path / "new").mkdir()
+    PlateIndex.create(tmp_path / "new", embedder).close()

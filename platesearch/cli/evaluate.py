@@ -20,7 +20,7 @@ def evaluate(
         Path | None,
         typer.Option("--index", help="Index of the dataset's images; built in a temporary folder if absent."),
     ] = None,
-    k: Annotated[str, typer.Option("--k", help="Comma-separated ranks to report.")] = "1,3,10",
+    k: Annotated[str, typer.Option("-k", "--k", help="Comma-separated ranks to report.")] = "1,3,10",
     method: Annotated[str, typer.Option("--method", help="embedding | ocr | hybrid")] = DEFAULT_SEARCH_METHOD,
     holdout: Annotated[
         bool, typer.Option("--holdout", help="Only plates held out of the shipped model's training.")

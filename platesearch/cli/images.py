@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import cv2
 import typer
 
 from platesearch.cli.errors import user_errors
@@ -19,10 +18,11 @@ def render(
     font: Annotated[str, typer.Option(help="Font name from alphabet/glyphs/.")] = "OSP-DIN",
 ) -> None:
     """Render plate text as the 512x64 synthetic plate the search compares photos with."""
+    from platesearch.io import ImageWriteError, write_image
     from platesearch.render import render_plate
 
-    with user_errors():
-        cv2.imwrite(str(output), render_plate(text, font=font))
+    with user_errors(ImageWriteError):
+        write_image(output, render_plate(text, font=font))
     typer.echo(str(output))
 
 
@@ -32,8 +32,8 @@ def binarize(
 ) -> None:
     """Binarize a plate crop to the 512x64 black-on-white image the model reads."""
     from platesearch.binarize import binarize as binarize_crop
-    from platesearch.io import read_image
+    from platesearch.io import ImageWriteError, read_image, write_image
 
-    with user_errors():
-        cv2.imwrite(str(output), binarize_crop(read_image(crop)))
+    with user_errors(ImageWriteError):
+        write_image(output, binarize_crop(read_image(crop)))
     typer.echo(str(output))

@@ -10,6 +10,7 @@ import cv2
 import typer
 
 from platesearch.cli.errors import user_errors
+from platesearch.io import write_image
 from platesearch.localize import DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_SIDE
 
 
@@ -27,9 +28,7 @@ def _rows(photo: Path, candidates: list, out_dir: Path | None) -> list[dict]:
             "parts": c.parts,
         }
         if out_dir is not None:
-            row["crop"] = str(out_dir / f"{photo.stem}-{i}.png")
-            if not cv2.imwrite(row["crop"], c.crop):
-                raise OSError(f"could not write {row['crop']}")
+            row["crop"] = str(write_image(out_dir / f"{photo.stem}-{i}.png", c.crop))
         rows.append(row)
     return rows
 
@@ -41,8 +40,7 @@ def _draw(image, rows: list[dict], out: Path) -> None:
         cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 0, 255), 2)
         label = f"{row['rank']}:{row['text']}"
         cv2.putText(canvas, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
-    if not cv2.imwrite(str(out), canvas):
-        raise OSError(f"could not write {out} (use a .png or .jpg name in an existing folder)")
+    write_image(out, canvas)
 
 
 def localize(

@@ -47,6 +47,11 @@ class TransferSpeed(ProgressColumn):
         return Text(f"{task.speed:.2f} files/s" if task.speed else "", style="progress.data.speed")
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 image', '3 images'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _index_errors():
     from platesearch.index import IndexStoreError
     from platesearch.model import ModelError
@@ -120,9 +125,10 @@ def index(
             )
         stats = plate_index.stats()
     console.print(
-        f"indexed {report.indexed} images ({report.candidates} candidate crops, {report.without_candidates} without any), "
-        f"skipped {report.skipped} already indexed, failed {len(report.failed)}; "
-        f"the index now holds {stats['photos']} images, {stats['crops']} crops"
+        f"indexed {_count(report.indexed, 'image')} ({_count(report.candidates, 'candidate crop')}, "
+        f"{report.without_candidates} without any), skipped {report.skipped} already indexed, "
+        f"failed {len(report.failed)}; the index now holds {_count(stats['photos'], 'image')}, "
+        f"{_count(stats['crops'], 'crop')}"
     )
     stages = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in report.seconds.items() if seconds >= 0.05)
     if stages:

@@ -63,6 +63,9 @@ def trained_datasets() -> set[str]:
     return set(manifest.training.get("data", {}).get("datasets", {}))
 
 
+TRAINED_DATASETS = trained_datasets()
+
+
 def build_index(
     name: str, folder: Path, crops: bool, workers: int, indexes: Path, readings_from: Path | None = None
 ) -> tuple[Path, float]:
@@ -124,7 +127,7 @@ def localization(folder: Path, index_dir: Path) -> dict:
 
 def evaluate_set(name: str, workers: int, baseline: bool, indexes: Path, readings_from: Path | None) -> dict:
     folder, crops, source = SETS[name]
-    trained_on = source in trained_datasets()
+    trained_on = source in TRAINED_DATASETS
     index_dir, seconds = build_index(name, folder, crops, workers, indexes, readings_from)
     result: dict = {"name": name, "crops": crops, "index_seconds": seconds, "methods": {}}
     if not crops:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -184,15 +186,8 @@ def labelled_crop(image: np.ndarray, item: LabelledImage) -> np.ndarray:
     return image[max(0, y) : y + h, max(0, x) : x + w]
 
 
-@dataclass(frozen=True)
-class Degrading:
-    """Which degradation families to apply, and how often (from the config; picklable for workers)."""
-
-    families: tuple[str, ...]
-    probability: float
-
-    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return degrade(image, rng, self.families, self.probability)
+# degrade() with the config's families and probability bound: (image, rng) -> image, picklable
+Degrading = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 def _binarized_versions(args: tuple[str, tuple | None, int, int, Degrading]) -> list[np.ndarray]:
@@ -236,7 +231,7 @@ def prepare_data(config: TrainConfig, progress: Progress) -> tuple[PairSet, Pair
         if name == config.validation_dataset:
             val_items = val
         summary["datasets"][name] = {"train_images": len(train), "validation_images": len(val)}
-    degrading = Degrading(config.degradations, config.degradation_probability)
+    degrading = partial(degrade, families=config.degradations, probability=config.degradation_probability)
     jobs = [
         (str(i.path), i.box, config.real_augmentations, config.seed * 100_003 + n, degrading)
         for n, i in enumerate(train_items)

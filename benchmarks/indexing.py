@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from platesearch.datasets import load_dataset
-from platesearch.evaluate import box_iou
+from platesearch.metrics import box_iou
 from platesearch.model import default_embedder
 from platesearch.pipeline import PlateIndex
 
@@ -69,7 +69,7 @@ def run(files: list[Path], crops: bool, workers: int, rounds: int, work: Path, d
 
 def recall(directory: Path, boxes: dict[str, tuple[int, int, int, int]]) -> float:
     with PlateIndex.open(directory, default_embedder()) as plate_index:
-        rows = plate_index.store.db.execute(
+        rows = plate_index.store.catalog.db.execute(
             "SELECT p.path, c.x, c.y, c.w, c.h FROM crops c JOIN photos p ON p.id = c.photo_id"
         )
         hits = {path for path, *box in rows if box_iou(tuple(box), boxes[path]) >= 0.3}

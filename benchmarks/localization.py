@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from platesearch.datasets import load_dataset
-from platesearch.evaluate import box_iou
-from platesearch.io import read_image
 from platesearch.localize import DEFAULT_MAX_CANDIDATES, get_reader, localize
+from platesearch.media import read_image
+from platesearch.metrics import box_iou
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 

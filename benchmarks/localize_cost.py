@@ -20,7 +20,8 @@ import cv2
 from indexing import photos_1280x720  # the benchmarks folder is on the path of its scripts
 
 import platesearch.localize as localize_module
-from platesearch.evaluate import box_iou
+from platesearch.metrics import box_iou
+from platesearch.runtime import configure_torch
 
 
 def measure(paths: dict[str, tuple[int, int, int, int]], max_side: int) -> dict:
@@ -72,7 +73,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=20)
     parser.add_argument("--max-side", type=int, nargs="+", default=[640])
     args = parser.parse_args()
-    localize_module.configure_torch_threads(1)
+    configure_torch(1)
     with tempfile.TemporaryDirectory() as tmp:
         paths = photos_1280x720(Path(tmp), args.photos)
         for max_side in args.max_side:

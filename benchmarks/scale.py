@@ -35,12 +35,14 @@ import numpy as np
 
 from platesearch import vectors
 from platesearch.binarize import binarize
+from platesearch.catalog import PhotoRow
 from platesearch.datasets import load_dataset
-from platesearch.index import IndexStore, NewCrop
-from platesearch.io import read_image
+from platesearch.media import read_image
 from platesearch.model import default_embedder
 from platesearch.pipeline import PlateIndex
+from platesearch.records import CropRow
 from platesearch.render import render_plate
+from platesearch.store import IndexStore
 from platesearch.synth import random_plate_text, synthetic_plate_photo
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -82,10 +84,10 @@ def grow(store: IndexStore, target: int, base: np.ndarray, texts: list[str], rng
         points = base[picks] + rng.normal(0, NOISE, (count, base.shape[1])).astype(np.float32)
         points /= np.linalg.norm(points, axis=1, keepdims=True)
         photos = [
-            (f"/sightings/{start + i}.jpg", f"{start + i:064x}", 0, [NewCrop((0, 0, 320, 160), misread(texts[p], rng))])
+            PhotoRow(f"/sightings/{start + i}.jpg", f"{start + i:064x}", 0, 0.0, [CropRow((0, 0, 320, 160), misread(texts[p], rng))])
             for i, p in enumerate(picks)
         ]
-        store.add_batch(photos, points, [])
+        store.add_batch(photos, points, [], {})
         added.append(points)
     return np.concatenate(added)
 

@@ -25,8 +25,8 @@ import numpy as np
 
 from platesearch.binarize import binarize
 from platesearch.datasets import is_validation_plate, load_dataset
-from platesearch.evaluate import embedding_retrieval
-from platesearch.io import ImageReadError, read_image
+from platesearch.media import ImageReadError, read_image
+from platesearch.metrics import embedding_retrieval
 from platesearch.model import PlateEmbedder
 from platesearch.render import render_plate
 

@@ -28,8 +28,9 @@ import numpy as np
 
 from platesearch import textmatch
 from platesearch.datasets import load_dataset
-from platesearch.evaluate import box_iou, evaluate_baseline, evaluate_dataset
-from platesearch.io import absolute_path
+from platesearch.evaluate import evaluate_baseline, evaluate_dataset
+from platesearch.media import absolute_path
+from platesearch.metrics import box_iou
 from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, ModelManifest
 from platesearch.pipeline import PlateIndex
 

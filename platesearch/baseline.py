@@ -23,8 +23,8 @@ def plate_characters(text: str) -> str:
 
 def whole_image_readings(path: Path | str) -> list[str]:
     """Every string EasyOCR `readtext` finds in the whole image (default parameters), and their concatenation."""
-    from platesearch.io import read_image
     from platesearch.localize import get_reader
+    from platesearch.media import read_image
 
     found = [plate_characters(text) for _, text, _ in get_reader().readtext(read_image(path))]
     found = [t for t in found if t]
@@ -40,7 +40,7 @@ def read_images(
 
     An image that cannot be decoded has no readings (as a user's script would skip it).
     """
-    from platesearch.io import ImageReadError, absolute_path
+    from platesearch.media import ImageReadError, absolute_path
 
     cache: dict[str, list[str]] = {}
     if cache_file is not None and cache_file.is_file():

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from platesearch.config import PACKAGE_DIR
 from platesearch.datasets import load_dataset
-from platesearch.io import absolute_path
-from platesearch.pipeline import PlateIndex, SearchResult
+from platesearch.media import absolute_path
+from platesearch.pipeline import PlateIndex
+from platesearch.records import SearchResult
 from platesearch.sheet import draw_sheet
 
 SAMPLE_DIR = PACKAGE_DIR.parent / "datasets" / "sample"

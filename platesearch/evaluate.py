@@ -1,5 +1,5 @@
-"""Retrieval metrics, as in the reference study: every plate text is a query, hit@k when a
-photo of that plate is within the first k results."""
+"""Evaluation as in the reference study: every plate text of a labelled dataset is a query,
+hit@k when a photo of that plate is within the first k results (metrics in `metrics`)."""
 
 from __future__ import annotations
 
@@ -8,63 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from platesearch.metrics import box_iou, rank_of_plate, summarize_ranks
 
 
-def hit_ranks(rankings: Sequence[Sequence[str]], queries: Sequence[str]) -> list[int | None]:
-    """1-based rank of the first result whose plate equals the query (None if absent).
-
-    `rankings[i]` is the plate label of each result for query i, best first. Several photos
-    of one plate count as one relevant set: the first of them decides the rank.
-    """
-    ranks: list[int | None] = []
-    for plate, ranking in zip(queries, rankings, strict=True):
-        ranks.append(next((i + 1 for i, label in enumerate(ranking) if label == plate), None))
-    return ranks
-
-
-def rank_of_plate(paths: Sequence[str], plate: str, labelled: dict[str, list]) -> int | None:
-    """1-based rank of the first path labelled with `plate` (None if absent).
-
-    `labelled[path]` lists every labelled item of a photo: a photo showing several plates is
-    a hit for each of them.
-    """
-    return next((n for n, path in enumerate(paths, 1) if any(i.plate == plate for i in labelled.get(path, ()))), None)
-
-
-def summarize_ranks(ranks: Sequence[int | None], ks: Sequence[int] = (1, 3, 10)) -> dict[str, float]:
-    """top-k accuracy for each k and mean reciprocal rank (a miss counts 0)."""
-    n = len(ranks)
-    if n == 0:
-        return {**{f"top{k}": 0.0 for k in ks}, "mrr": 0.0, "queries": 0}
-    summary: dict[str, float] = {f"top{k}": sum(r is not None and r <= k for r in ranks) / n for k in ks}
-    summary["mrr"] = sum(1.0 / r for r in ranks if r is not None) / n
-    summary["queries"] = n
-    return summary
-
-
-def embedding_retrieval(
-    query_vectors: np.ndarray,
-    query_plates: Sequence[str],
-    gallery_vectors: np.ndarray,
-    gallery_plates: Sequence[str],
-    ks: Sequence[int] = (1, 3, 10),
-) -> dict[str, float]:
-    """Metrics for ranking a gallery of unit vectors by cosine similarity to each query.
-
-    Ties are broken against the query: a wrong item with the same score ranks first.
-    """
-    scores = query_vectors @ gallery_vectors.T
-    labels = np.asarray(gallery_plates)
-    rankings = []
-    for i, plate in enumerate(query_plates):
-        wrong_first = (labels != plate).astype(np.float64)  # secondary key: on a tie, misses first
-        order = np.lexsort((-wrong_first, -scores[i]))
-        rankings.append(labels[order[: max(ks)]].tolist())
-    return summarize_ranks(hit_ranks(rankings, query_plates), ks)
-
-
-# ---------------------------------------------------------------- evaluating an index on a dataset
+class EvaluationError(ValueError):
+    """The dataset cannot be evaluated against this index (e.g. none of its images are in it)."""
 
 
 @dataclass
@@ -85,6 +33,7 @@ class EvaluationReport:
     outcomes: list[QueryOutcome] = field(default_factory=list)
     bad_rows: list[str] = field(default_factory=list)
     hits_from_labelled_box: float | None = None
+    not_in_index: int = 0  # dataset images the index does not hold (by path or content)
 
     @property
     def misses(self) -> list[QueryOutcome]:
@@ -97,15 +46,9 @@ class EvaluationReport:
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in self.metrics.items()},
             "hits_from_labelled_box": self.hits_from_labelled_box,
             "bad_rows": self.bad_rows,
+            "not_in_index": self.not_in_index,
             "missed_at_1": [o.plate for o in self.misses],
         }
-
-
-def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    union = a[2] * a[3] + b[2] * b[3] - iw * ih
-    return iw * ih / union if union else 0.0
 
 
 def evaluate_dataset(
@@ -126,7 +69,6 @@ def evaluate_dataset(
     shipped model); the gallery keeps every image of the dataset as a distractor.
     """
     from platesearch.datasets import is_validation_plate, load_dataset
-    from platesearch.io import absolute_path
     from platesearch.pipeline import PlateIndex
     from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD
 
@@ -134,9 +76,6 @@ def evaluate_dataset(
 
     dataset = load_dataset(dataset_dir)
     items = dataset.items
-    labelled: dict[str, list] = {}  # path -> its labelled plates (a photo may show several)
-    for item in items:
-        labelled.setdefault(str(absolute_path(item.path)), []).append(item)
     has_boxes = any(i.box is not None for i in items)
     with tempfile.TemporaryDirectory(prefix="platesearch-eval-") as tmp:
         if index_dir is None:
@@ -145,6 +84,16 @@ def evaluate_dataset(
         else:
             plate_index = PlateIndex.open(index_dir, embedder)
         with plate_index:
+            labelled: dict[str, list] = {}  # path in the index -> its labelled plates (a photo may show several)
+            indexed_paths = {path: plate_index.indexed_path(path) for path in dict.fromkeys(i.path for i in items)}
+            for item in items:
+                if indexed_paths[item.path] is not None:
+                    labelled.setdefault(indexed_paths[item.path], []).append(item)
+            if not labelled:
+                raise EvaluationError(
+                    f"none of the {len(indexed_paths)} images of {dataset_dir} are in the index at {index_dir}, "
+                    "by path or by content: index them first (platesearch index ... --index DIR)"
+                )
             queries = [p for p in dataset.plates if is_validation_plate(p) or not holdout_only]
             outcomes = []
             for n, plate in enumerate(queries, start=1):
@@ -161,7 +110,9 @@ def evaluate_dataset(
                 outcomes.append(QueryOutcome(plate, rank, results, from_box, str(expected.path), expected.box))
                 if progress:
                     progress(n, len(queries))
-    return _report(dataset_dir, method, ks, outcomes, dataset.bad_rows)
+    report = _report(dataset_dir, method, ks, outcomes, dataset.bad_rows)
+    report.not_in_index = sum(path is None for path in indexed_paths.values())
+    return report
 
 
 def _report(
@@ -187,8 +138,8 @@ def evaluate_baseline(
     """
     from platesearch.baseline import read_images
     from platesearch.datasets import is_validation_plate, load_dataset
-    from platesearch.io import absolute_path
-    from platesearch.pipeline import SearchResult
+    from platesearch.media import absolute_path
+    from platesearch.records import SearchResult
     from platesearch.textmatch import plain_similarity
 
     dataset = load_dataset(dataset_dir)

@@ -12,9 +12,6 @@ plausibility score and capped per photo.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -24,8 +21,9 @@ import numpy as np
 
 from platesearch.binarize import to_gray
 from platesearch.config import plate_rules
-from platesearch.evaluate import box_iou
+from platesearch.metrics import box_iou
 from platesearch.plates import matching_formats
+from platesearch.runtime import configure_torch
 from platesearch.textmatch import join_readings
 
 DEFAULT_MAX_SIDE = 640  # detector canvas (longest side); 640 kept recall of 960 at half the time: BENCHMARKS.md
@@ -62,16 +60,32 @@ class Candidate:
     quad: np.ndarray  # float32 [4, 2]: corners in photo pixels, clockwise from top-left
     box: tuple[int, int, int, int]  # axis-aligned x, y, width, height in photo pixels
     crop: np.ndarray = field(repr=False)  # BGR, rectified from the quad with a small margin
-    text: str  # EasyOCR's reading, reduced to A-Z0-9 (merged parts concatenated)
-    confidence: float  # EasyOCR's recognition confidence (the mean over merged parts)
-    score: float  # plausibility as a plate, 0..1; candidates are ranked by it
+    detected_text: str  # the whole-photo pass's reading, reduced to A-Z0-9 (merged parts concatenated)
+    ocr_confidence: float  # EasyOCR's recognition confidence (the mean over merged parts)
+    plausibility: float  # how much it looks like a plate, 0..1; candidates are ranked by it
     parts: int = 1  # how many detector boxes were merged into this candidate
     readings: tuple[str, ...] = ()  # each merged part's text, then the lines read inside the crop (read_crop)
 
     @property
     def ocr_text(self) -> str | None:
-        """The readings as the catalog stores them (see textmatch)."""
-        return join_readings([*self.readings, self.text])
+        """Every reading, joined as the catalog stores them (see textmatch)."""
+        return join_readings([*self.readings, self.detected_text])
+
+    def to_json(self) -> dict:
+        """One candidate of `localize --json`; text, confidence and score repeat the fields under
+        the names of the first release, which scripts may read."""
+        return {
+            "box": list(self.box),
+            "quad": self.quad.round(1).tolist(),
+            "ocr_text": self.ocr_text,
+            "readings": list(self.readings),
+            "ocr_confidence": round(self.ocr_confidence, 4),
+            "plausibility": round(self.plausibility, 4),
+            "parts": self.parts,
+            "text": self.detected_text,
+            "confidence": round(self.ocr_confidence, 4),
+            "score": round(self.plausibility, 4),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,25 +127,11 @@ def easyocr_model_dir() -> str:
     return easyocr_en_models.model_dir()
 
 
-def configure_torch_threads(threads: int | None = None) -> int:
-    """Fix torch's thread pool (EasyOCR) to `threads` (default all cores, or $PLATESEARCH_THREADS)."""
-    import torch
-
-    threads = threads or int(os.environ.get("PLATESEARCH_THREADS", 0)) or os.cpu_count() or 1
-    torch.set_num_threads(threads)
-    return threads
-
-
 @cache
 def get_reader():
     """One EasyOCR reader per process, on the CPU, from local weights only."""
-    if "tensorflow" in sys.modules and "triton" not in sys.modules and importlib.util.find_spec("triton"):
-        raise RuntimeError(
-            "tensorflow was imported before platesearch: EasyOCR's torch would then load triton after it, "
-            "which crashes the process. Import platesearch (or triton) before tensorflow."
-        )
     model_dir = easyocr_model_dir()
-    configure_torch_threads()
+    configure_torch()
     # torch's warnings for a CPU-only run are harmless, and pin_memory's repeats for every photo.
     for message in (".*pin_memory.*", ".*quantize_per_tensor.*", "CUDA initialization.*"):
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
@@ -362,8 +362,19 @@ def localize(
                 tuple(b.text for b in group if b.text),
             )
         )
-    candidates.sort(key=lambda c: -c.score)
+    candidates.sort(key=lambda c: -c.plausibility)
     return [_read_again(c) for c in candidates[:max_candidates]]
+
+
+def draw_candidates(image: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
+    """A copy of the photo with each candidate's box and rank:reading drawn in red."""
+    canvas = image.copy()
+    for rank, candidate in enumerate(candidates, start=1):
+        x, y, w, h = candidate.box
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 0, 255), 2)
+        label = f"{rank}:{candidate.detected_text}"
+        cv2.putText(canvas, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
+    return canvas
 
 
 def _read_again(candidate: Candidate) -> Candidate:

@@ -8,13 +8,7 @@ module imports no training code.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from platesearch.config import CANVAS_HEIGHT, CANVAS_WIDTH, PACKAGE_DIR
-from platesearch.io import file_sha256
+from platesearch.media import file_sha256
+from platesearch.runtime import configure_tensorflow, quiet_native_stderr
 
 # Bump when binarize/render/canvas change what the model sees: embeddings made with another
 # preprocessing version are not comparable, and indexes record the version they used.
@@ -36,62 +31,6 @@ ENCODER_NAME = "encoder"  # the nested encoder model inside the saved autoencode
 
 class ModelError(RuntimeError):
     """The model files are missing, do not match their manifest, or cannot be loaded."""
-
-
-def _load_triton_before_tensorflow() -> None:
-    """Import triton (torch's kernel compiler) first if it is installed.
-
-    EasyOCR's torch imports triton lazily; importing triton's native modules after
-    TensorFlow has loaded its own crashes the process (segfault, measured with torch 2.14 and
-    TensorFlow 2.21). Loaded first, both live together; it costs about 0.3 s. If the caller
-    imported TensorFlow already, importing triton now would crash: it is left out, and
-    `localize.get_reader` refuses with a clear error instead of crashing later.
-    """
-    if "tensorflow" not in sys.modules and importlib.util.find_spec("triton") is not None:
-        import triton  # noqa: F401
-
-
-@contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Hold back what native code writes to stderr meanwhile; replay it if the block fails.
-
-    TensorFlow 2.21 logs its start-up (oneDNN, CPU features, CUDA probing on a machine
-    without a GPU) from C++ before TF_CPP_MIN_LOG_LEVEL takes effect: a dozen lines on
-    every command. They say nothing when loading works, and are shown when it does not.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def configure_threads(threads: int | None = None) -> int:
-    """Give TensorFlow a fixed thread budget (default: all cores, or $PLATESEARCH_THREADS).
-
-    TensorFlow and torch (EasyOCR) each default to a pool per core; left alone in one
-    process they oversubscribe a small machine badly.
-    """
-    _load_triton_before_tensorflow()
-    with quiet_native_stderr():
-        import tensorflow as tf
-
-    threads = threads or int(os.environ.get("PLATESEARCH_THREADS", 0)) or os.cpu_count() or 1
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # TensorFlow already started: its pools are fixed for this process
-    return threads
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
@@ -138,7 +77,7 @@ class PlateEmbedder:
                 f"{model_path} does not match its manifest (sha256 {actual[:12]}..., manifest says "
                 f"{self.manifest.sha256[:12]}...): refusing to load weights of unknown origin"
             )
-        configure_threads()
+        configure_tensorflow()
         with quiet_native_stderr():
             import keras
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from platesearch.io import ImageReadError, read_image
-from platesearch.pipeline import SearchResult
+from platesearch.media import ImageReadError, read_image
+from platesearch.records import SearchResult
 from platesearch.render import render_plate
 
 

@@ -26,19 +26,19 @@ from platesearch.binarize import binarize
 from platesearch.config import CANVAS_HEIGHT, CANVAS_WIDTH, PACKAGE_DIR
 from platesearch.datasets import LabelledImage, is_validation_plate, load_dataset
 from platesearch.degrade import check_families, degrade
-from platesearch.evaluate import embedding_retrieval
-from platesearch.io import ImageReadError, file_sha256, read_image
+from platesearch.media import ImageReadError, file_sha256, read_image
+from platesearch.metrics import embedding_retrieval
 from platesearch.model import (
     ENCODER_NAME,
     MANIFEST_FILE,
     MODEL_FILE,
     PREPROCESSING_VERSION,
     ModelManifest,
-    configure_threads,
     encode,
     to_model_input,
 )
 from platesearch.render import render_plate
+from platesearch.runtime import configure_tensorflow
 from platesearch.synth import DIGITS, LETTERS, random_plate_text, synthetic_plate_photo
 
 DEFAULT_DATASETS_ROOT = PACKAGE_DIR.parent.parent / "shared" / "datasets"
@@ -348,7 +348,7 @@ def validate(encoder, val: PairSet) -> dict[str, float]:
 
 def train(config: TrainConfig, out_dir: Path) -> dict:
     """Train (resuming from `out_dir` if a checkpoint is there) and export the model to `out_dir`."""
-    configure_threads()
+    configure_tensorflow()
     import keras
     import tensorflow as tf
 

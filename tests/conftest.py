@@ -10,16 +10,10 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 SAMPLE = REPO / "datasets" / "sample"
 
-needs_shared = pytest.mark.skipif(
-    not SHARED_DATASETS.is_dir(),
-    reason=f"real datasets not found at {SHARED_DATASETS} (a user's clone has no ../shared; CI has it)",
-)
-
-
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
-        pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
+        pytest.skip(f"real datasets not found at {SHARED_DATASETS} (a user's clone has no ../shared; CI has it)")
     return SHARED_DATASETS
 
 

@@ -10,7 +10,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from platesearch.cli.main import app
-from platesearch.pipeline import PlateIndex, iter_image_files
+from platesearch.media import iter_image_files
+from platesearch.pipeline import PlateIndex
 
 
 def png_bomb(path, width=100_000, height=100_000):
@@ -61,7 +62,7 @@ def test_messy_collection(messy, tmp_path):
     assert result.exit_code == 1, result.output  # the exit code says something failed
     assert "indexed 3 images" in result.output and "failed 4" in result.output
     with PlateIndex.open(tmp_path / "idx") as plate_index:
-        failures = {os.path.basename(p): reason for p, reason in plate_index.store.failures()}
+        failures = {os.path.basename(p): reason for p, reason in plate_index.failures()}
         assert plate_index.stats()["photos"] == 3
     assert set(failures) == {"zero.jpg", "notes.jpg", "truncated.jpg", "bomb.png"}
     assert "not an image" in failures["zero.jpg"] and "not an image" in failures["notes.jpg"]

@@ -5,7 +5,7 @@ import pytest
 
 from platesearch.binarize import binarize, character_blobs
 from platesearch.datasets import load_dataset
-from platesearch.io import read_image
+from platesearch.media import read_image
 from platesearch.plates import matching_formats
 from platesearch.render import render_plate
 

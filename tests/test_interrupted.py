@@ -89,7 +89,7 @@ def test_readers_during_a_write_see_consistent_indexes(many_crops, tmp_path, sam
                 continue
             with PlateIndex.open(index_dir) as reader:
                 ids = set(faiss.vector_to_array(reader.store.vectors.id_map).tolist())
-                committed = {row[0] for row in reader.store.db.execute("SELECT id FROM crops")}
+                committed = {row[0] for row in reader.store.catalog.db.execute("SELECT id FROM crops")}
                 assert ids <= committed  # every searchable vector has its catalog row
                 if ids:
                     for method in ("embedding", "ocr", "hybrid"):

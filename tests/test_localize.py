@@ -11,8 +11,8 @@ import pytest
 
 from platesearch import localize as loc
 from platesearch.datasets import load_dataset
-from platesearch.evaluate import box_iou
-from platesearch.io import read_image
+from platesearch.media import read_image
+from platesearch.metrics import box_iou
 from platesearch.textmatch import best_reading
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ def test_candidates_overlap_labelled_plates(sample):
         candidates = loc.localize(read_image(item.path))
         assert len(candidates) <= loc.DEFAULT_MAX_CANDIDATES
         for c in candidates:
-            assert c.crop.ndim == 3 and c.crop.shape[0] >= 2 and 0 <= c.score <= 1
+            assert c.crop.ndim == 3 and c.crop.shape[0] >= 2 and 0 <= c.plausibility <= 1
         found += any(box_iou(c.box, item.box) >= 0.3 for c in candidates)
     # measured: 18 of 18 sample photos (2026-11-25); allow one miss
     assert found >= len(dataset.items) - 1

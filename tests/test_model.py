@@ -9,7 +9,7 @@ import pytest
 
 from platesearch.binarize import binarize
 from platesearch.datasets import is_validation_plate, load_dataset
-from platesearch.io import read_image
+from platesearch.media import read_image
 from platesearch.model import MANIFEST_FILE, MODEL_FILE, ModelError, PlateEmbedder, default_embedder
 from platesearch.render import render_plate
 
@@ -102,7 +102,7 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path):
 
 
 def test_native_stderr_is_held_back_unless_loading_fails(capfd):
-    from platesearch.model import quiet_native_stderr
+    from platesearch.runtime import quiet_native_stderr
 
     with quiet_native_stderr():
         os.write(2, b"start-up chatter\n")

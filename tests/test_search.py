@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from platesearch.cli.main import app
 from platesearch.datasets import load_dataset
-from platesearch.index import IndexManifest, IndexStore, IndexStoreError
 from platesearch.model import default_embedder
 from platesearch.pipeline import PlateIndex
+from platesearch.store import IndexManifest, IndexStore, IndexStoreError
 
 # Measured with the shipped model on the 30 bundled crops (held-out plates): 29 of 30 at rank 1.
 CROPS_TOP1_FLOOR = 0.9
@@ -107,7 +107,8 @@ def test_cli_query_json_schema(crops_index):
     rows = json.loads(result.stdout)
     assert [r["rank"] for r in rows] == [1, 2, 3]
     for row in rows:
-        assert {"rank", "path", "score", "box"} <= set(row) <= {"rank", "path", "score", "box", "reading"}
+        assert {"rank", "path", "score", "box"} <= set(row) <= {"rank", "path", "score", "box", "reading", "ocr_confidence"}
+        assert ("ocr_confidence" in row) <= ("reading" in row)
         assert row["path"].startswith("/") and isinstance(row["score"], float)
         assert len(row["box"]) == 4 and all(isinstance(v, int) for v in row["box"])
 
@@ -140,7 +141,7 @@ def test_failed_files_are_recorded_and_the_run_goes_on(tmp_path, sample):
     assert result.exit_code == 1  # something failed
     assert "indexed 1 image " in result.output and "failed 2" in result.output
     with PlateIndex.open(tmp_path / "idx") as plate_index:
-        failures = dict(plate_index.store.failures())
+        failures = dict(plate_index.failures())
     assert set(failures) == {str(folder / "empty.jpg"), str(folder / "text.png")}
     assert all("not an image" in reason for reason in failures.values())
 
@@ -186,7 +187,7 @@ def test_paths_are_recorded_normalized(tmp_path, sample, monkeypatch):
     monkeypatch.chdir(tmp_path / "a")
     with PlateIndex.create(tmp_path / "idx") as plate_index:
         plate_index.add(["../a/photos"], crops=True)  # relative, with ..
-        assert plate_index.store.photo_status(str(folder / "p.png")) == "ok"
+        assert plate_index.indexed_path(folder / "p.png") == str(folder / "p.png")
         assert plate_index.remove(["photos/p.png"]) == 1  # another spelling of the same file
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from platesearch import index as index_module
+from platesearch import catalog as catalog_module
 from platesearch import vectors
-from platesearch.index import IndexManifest, IndexStore, NewCrop
+from platesearch.catalog import PhotoRow
+from platesearch.records import CropRow
+from platesearch.store import IndexManifest, IndexStore
 
 DIM = 32
 
@@ -82,10 +84,10 @@ def test_auto_keeps_ivf_until_half_the_threshold(monkeypatch):
 
 def _add(store: IndexStore, points: np.ndarray, start: int, texts: list[str] | None = None) -> None:
     photos = [
-        (f"/photos/{start + i}.jpg", f"{start + i:064x}", 1, [NewCrop((0, 0, 1, 1), texts[i] if texts else None)])
+        PhotoRow(f"/photos/{start + i}.jpg", f"{start + i:064x}", 1, 0.0, [CropRow((0, 0, 1, 1), texts[i] if texts else None)])
         for i in range(len(points))
     ]
-    store.add_batch(photos, points, [])
+    store.add_batch(photos, points, [], {})
 
 
 def test_store_switches_to_ivf_above_the_threshold_and_back(tmp_path, monkeypatch):
@@ -129,8 +131,8 @@ def test_ocr_trigram_candidates_follow_inserts_and_removals(tmp_path):
 
 
 def test_index_made_before_the_text_index_gets_it_on_open(tmp_path, monkeypatch):
-    monkeypatch.setattr(index_module, "TEXT_SCHEMA", "")  # an index as the previous version wrote it
-    monkeypatch.setattr(IndexStore, "_create_text_index", lambda self: None)
+    monkeypatch.setattr(catalog_module, "TEXT_SCHEMA", "")  # an index as the previous version wrote it
+    monkeypatch.setattr(catalog_module.Catalog, "_create_text_index", lambda self: None)
     store = IndexStore.create_or_open(tmp_path / "index", IndexManifest("0" * 64, DIM, "test"))
     _add(store, clustered(2), 0, ["ABC1234", "DEF5678"])
     store.close()

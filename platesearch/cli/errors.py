@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import typer
 
-from platesearch.io import ImageReadError
+from platesearch.media import ImageReadError
 from platesearch.plates import PlateTextError
 from platesearch.render import FontNotFoundError
 

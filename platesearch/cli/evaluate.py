@@ -40,9 +40,9 @@ def evaluate(
 ) -> None:
     """Query every plate of a labelled dataset: top-k accuracy and MRR, as in the reference study."""
     from platesearch.evaluate import evaluate_baseline, evaluate_dataset
-    from platesearch.index import IndexStoreError
     from platesearch.model import ModelError
     from platesearch.report import write_report
+    from platesearch.store import IndexStoreError
 
     try:
         ks = tuple(sorted({int(v) for v in k.split(",")}))

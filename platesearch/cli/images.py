@@ -18,7 +18,7 @@ def render(
     font: Annotated[str, typer.Option(help="Font name from alphabet/glyphs/.")] = "OSP-DIN",
 ) -> None:
     """Render plate text as the 512x64 synthetic plate the search compares photos with."""
-    from platesearch.io import ImageWriteError, write_image
+    from platesearch.media import ImageWriteError, write_image
     from platesearch.render import render_plate
 
     with user_errors(ImageWriteError):
@@ -32,7 +32,7 @@ def binarize(
 ) -> None:
     """Binarize a plate crop to the 512x64 black-on-white image the model reads."""
     from platesearch.binarize import binarize as binarize_crop
-    from platesearch.io import ImageWriteError, read_image, write_image
+    from platesearch.media import ImageWriteError, read_image, write_image
 
     with user_errors(ImageWriteError):
         write_image(output, binarize_crop(read_image(crop)))

@@ -6,41 +6,19 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import cv2
 import typer
 
 from platesearch.cli.errors import user_errors
-from platesearch.io import write_image
 from platesearch.localize import DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_SIDE
+from platesearch.media import write_image
 
 
 def _rows(photo: Path, candidates: list, out_dir: Path | None) -> list[dict]:
-    rows = []
-    for i, c in enumerate(candidates, start=1):
-        row = {
-            "rank": i,
-            "box": list(c.box),
-            "quad": c.quad.round(1).tolist(),
-            "text": c.text,
-            "readings": list(c.readings),
-            "confidence": round(c.confidence, 4),
-            "score": round(c.score, 4),
-            "parts": c.parts,
-        }
-        if out_dir is not None:
-            row["crop"] = str(write_image(out_dir / f"{photo.stem}-{i}.png", c.crop))
-        rows.append(row)
+    rows = [{"rank": rank, **candidate.to_json()} for rank, candidate in enumerate(candidates, start=1)]
+    if out_dir is not None:
+        for row, candidate in zip(rows, candidates, strict=True):
+            row["crop"] = str(write_image(out_dir / f"{photo.stem}-{row['rank']}.png", candidate.crop))
     return rows
-
-
-def _draw(image, rows: list[dict], out: Path) -> None:
-    canvas = image.copy()
-    for row in rows:
-        x, y, w, h = row["box"]
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 0, 255), 2)
-        label = f"{row['rank']}:{row['text']}"
-        cv2.putText(canvas, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
-    write_image(out, canvas)
 
 
 def localize(
@@ -62,10 +40,9 @@ def localize(
     max_candidates: Annotated[int, typer.Option(help="At most this many candidates.")] = DEFAULT_MAX_CANDIDATES,
 ) -> None:
     """Find candidate plate regions in photos with EasyOCR's detector (offline)."""
-    from platesearch.io import ImageReadError, read_image
-    from platesearch.localize import LocalizerUnavailable
+    from platesearch.localize import LocalizerUnavailable, draw_candidates
     from platesearch.localize import localize as find_candidates
-    from platesearch.pipeline import iter_image_files
+    from platesearch.media import ImageReadError, iter_image_files, read_image
 
     files = list(iter_image_files(photos))
     several = len(files) > 1
@@ -87,9 +64,10 @@ def localize(
                 failed += 1
                 typer.echo(json.dumps({"path": str(photo), "error": error.reason}) if as_jsonl else f"error: {error}")
                 continue
-            rows = _rows(photo, find_candidates(image, max_side=max_side, max_candidates=max_candidates), out_dir)
+            candidates = find_candidates(image, max_side=max_side, max_candidates=max_candidates)
+            rows = _rows(photo, candidates, out_dir)
             if draw is not None:
-                _draw(image, rows, draw / f"{photo.stem}.png" if several else draw)
+                write_image(draw / f"{photo.stem}.png" if several else draw, draw_candidates(image, candidates))
             if as_jsonl:
                 typer.echo(json.dumps({"path": str(photo), "candidates": rows}))
             elif as_json:
@@ -99,7 +77,8 @@ def localize(
                     typer.echo(f"{photo}:")
                 for row in rows:
                     typer.echo(
-                        f"{row['rank']}. {row['text']:<12} score {row['score']:.2f} conf {row['confidence']:.2f} "
+                        f"{row['rank']}. {row['text']:<12} plausibility {row['plausibility']:.2f} "
+                        f"confidence {row['ocr_confidence']:.2f} "
                         f"box {row['box']}" + (f" -> {row['crop']}" if "crop" in row else "")
                     )
                 if not rows:

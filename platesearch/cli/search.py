@@ -53,8 +53,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def _index_errors():
-    from platesearch.index import IndexStoreError
     from platesearch.model import ModelError
+    from platesearch.store import IndexStoreError
 
     return user_errors(IndexStoreError, ModelError)
 
@@ -193,7 +193,7 @@ def stats(index_dir: IndexDir) -> None:
     with _index_errors(), PlateIndex.open(index_dir) as plate_index:
         for key, value in plate_index.stats().items():
             typer.echo(f"{key}: {value}")
-        for path, reason in plate_index.store.failures():
+        for path, reason in plate_index.failures():
             typer.echo(f"failed: {path}: {reason}")
 
 

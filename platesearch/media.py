@@ -1,10 +1,12 @@
-"""Read any photo the way every stage expects it: upright, 8-bit BGR, or one clear error."""
+"""Media files: which files are photos, reading them the way every stage expects (upright,
+8-bit BGR, or one clear error), hashing them, and writing images."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000  # refuse decompression bombs above 100 megapixels
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+# Files a user may expect to be indexed and that are not: said so, not skipped without a word.
+NOT_SUPPORTED = {
+    **dict.fromkeys((".heic", ".heif", ".avif"), "HEIC/HEIF/AVIF photos are not read: convert them to JPEG"),
+    **dict.fromkeys(
+        (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mts", ".wmv", ".3gp"), "video files are not indexed yet"
+    ),
+}
 
 
 def absolute_path(path: Path | str) -> Path:
@@ -21,6 +30,43 @@ def absolute_path(path: Path | str) -> Path:
     file in another way (relative, with `..`) still finds it.
     """
     return Path(os.path.abspath(path))
+
+
+def iter_image_files(
+    paths: Iterable[Path | str],
+    unreadable: list[tuple[str, str]] | None = None,
+    not_images: dict[str, int] | None = None,
+) -> Iterator[Path]:
+    """Image files under `paths` (files as given, folders recursively), absolute, sorted per folder.
+
+    Symbolic-link loops are walked once. Folders that cannot be listed are skipped and, if
+    `unreadable` is given, appended to it as (folder, reason); files in folders that are not
+    images are counted by suffix in `not_images`, if given.
+    """
+
+    def note_unreadable(error: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((str(error.filename), f"cannot read folder: {error.strerror or error}"))
+
+    seen_dirs: set[Path] = set()
+    for root in paths:
+        root = absolute_path(root)
+        if root.is_file() or not root.exists():
+            yield root  # a missing file is reported by the indexer, not silently dropped
+            continue
+        for folder, subdirs, files in os.walk(root, followlinks=True, onerror=note_unreadable):
+            real = Path(folder).resolve()
+            if real in seen_dirs:
+                subdirs[:] = []
+                continue
+            seen_dirs.add(real)
+            subdirs.sort()
+            for name in sorted(files):
+                suffix = Path(name).suffix.lower()
+                if suffix in IMAGE_SUFFIXES:
+                    yield Path(folder) / name
+                elif not_images is not None:
+                    not_images[suffix or "(no suffix)"] = not_images.get(suffix or "(no suffix)", 0) + 1
 
 
 def file_sha256(path: Path) -> str:

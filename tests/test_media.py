@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from platesearch.io import ImageReadError, read_image
+from platesearch.media import ImageReadError, read_image
 
 
 def save(tmp_path, name, image: Image.Image, **kwargs):

@@ -1,0 +1,89 @@
+"""Answering a plate query from a store: gather candidate crops by embedding and by reading,
+score them (`scoring`), and keep each photo's best crop. No TensorFlow here: the query's
+embedding comes from whatever `embed_query` the caller passes (tests pass a fake one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from platesearch.records import SearchResult
+from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, check_method, hybrid_scores
+from platesearch.store import IndexStore
+from platesearch.textmatch import best_reading, text_similarities
+
+EmbedQuery = Callable[[str], np.ndarray]  # normalized plate text -> unit vector of its render
+
+
+class SearchError(ValueError):
+    """A query this index cannot answer as asked (e.g. by readings it never stored)."""
+
+
+def candidate_pool(k: int) -> int:
+    """Crops considered per method: enough that k distinct photos survive grouping."""
+    return max(64, 16 * k)
+
+
+def search_store(
+    store: IndexStore,
+    plate: str,
+    embed_query: EmbedQuery,
+    k: int = 3,
+    method: str = DEFAULT_SEARCH_METHOD,
+    ocr_weight: float = DEFAULT_OCR_WEIGHT,
+) -> list[SearchResult]:
+    """The k photos most likely to show the normalized `plate`, best first (a photo counts once).
+
+    method: "embedding" (cosine similarity of the query render and the crops), "ocr"
+    (similarity of the query to each crop's best reading, confusable characters cheaper), or
+    "hybrid" (both, an exact reading first: `scoring.hybrid_scores`). An index that holds no
+    readings at all (crops indexed with --no-ocr) answers "hybrid" by the embedding alone and
+    refuses "ocr".
+    """
+    check_method(method)
+    if method != "embedding" and store.vectors.ntotal and not store.catalog.has_readings():
+        if method == "ocr":
+            raise SearchError(
+                "this index holds no OCR readings (its crops were indexed with --no-ocr): "
+                "use --method embedding or hybrid, or index the crops again with --ocr"
+            )
+        method = "embedding"
+    pool = candidate_pool(k)
+    cosines: dict[int, float] = {}
+    query = None
+    if method in ("embedding", "hybrid"):
+        query = embed_query(plate)
+        found_scores, found_ids = store.search(query[None], k=pool)
+        cosines = {int(i): float(s) for s, i in zip(found_scores[0], found_ids[0], strict=True) if i >= 0}
+    candidates = list(cosines)
+    if method in ("ocr", "hybrid"):
+        readings = store.ocr_readings(plate)
+        similarity = text_similarities(plate, [reading for _, reading in readings])
+        best_read = [readings[i][0] for i in np.argsort(-similarity, kind="stable")[:pool]]
+        candidates += [i for i in best_read if i not in cosines]
+    crops = store.catalog.crops(candidates)
+    candidates = [i for i in candidates if i in crops]
+    read = {i: best_reading(plate, crops[i].ocr_text) for i in candidates}
+    if method == "embedding":
+        scores = {i: cosines[i] for i in candidates}
+    elif method == "ocr":  # every candidate scored from its own readings, whichever way it was found
+        scores = {i: read[i][0] for i in candidates if read[i][1] is not None}
+    else:
+        missing = [i for i in candidates if i not in cosines]
+        cosines.update(zip(missing, store.cosine(query, missing), strict=True))
+        fused = hybrid_scores(
+            np.array([cosines[i] for i in candidates]), np.array([read[i][0] for i in candidates]), plate, ocr_weight
+        )
+        scores = dict(zip(candidates, fused.tolist(), strict=True))
+    best: dict[str, int] = {}  # photo path -> its best crop
+    for crop_id in sorted(scores, key=lambda i: -scores[i]):
+        best.setdefault(crops[crop_id].photo_path, crop_id)
+        if len(best) == k:
+            break
+    return [
+        SearchResult(
+            rank, path, scores[crop_id], crops[crop_id].box, crop_id, read[crop_id][1], crops[crop_id].ocr_confidence
+        )
+        for rank, (path, crop_id) in enumerate(best.items(), start=1)
+    ]

@@ -1,0 +1,274 @@
+"""An index directory: FAISS vectors beside the SQLite catalog and a manifest, kept consistent.
+
+    INDEX_DIR/manifest.json     model hash, embedding dimension, preprocessing version, vector index choice
+    INDEX_DIR/catalog.sqlite    photos, their crops and their readings (`catalog.py`)
+    INDEX_DIR/vectors.faiss     L2-normalized crop embeddings keyed by crop id (inner product = cosine),
+                                exact or IVF (see `vectors`)
+
+Crash safety: each batch writes the FAISS file to a temporary file renamed into place,
+then commits its catalog transaction (SQLite in WAL mode). Vectors whose crop was never
+committed are dropped when the index is opened, so catalog and vectors always agree.
+No pickle anywhere: JSON, SQLite and FAISS's own binary format.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from platesearch import vectors as vector_search
+from platesearch.catalog import Catalog, PhotoRow
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CATALOG = "catalog.sqlite"
+VECTORS = "vectors.faiss"
+LOCK = "write.lock"
+OWN_FILES = frozenset({CATALOG, f"{CATALOG}-wal", f"{CATALOG}-shm", f"{CATALOG}-journal", VECTORS, LOCK})
+# Up to this many crops the OCR search scores every reading; above, only trigram candidates
+# (the full scan grows with the index: it took about 10 ms per query at 10,000 crops).
+OCR_FULL_SCAN_LIMIT = 2_000
+
+
+class IndexStoreError(RuntimeError):
+    """The index directory is missing, belongs to another model, or is locked by a writer."""
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    model_sha256: str
+    embedding_dim: int
+    preprocessing_version: str
+    format_version: int = FORMAT_VERSION
+    vector_index: str = "auto"  # one of vectors.CHOICES
+
+    def check_compatible(self, other: IndexManifest, where: Path) -> None:
+        if (self.model_sha256, self.embedding_dim, self.preprocessing_version) != (
+            other.model_sha256,
+            other.embedding_dim,
+            other.preprocessing_version,
+        ):
+            raise IndexStoreError(
+                f"the index at {where} was built with model {self.model_sha256[:12]} "
+                f"({self.embedding_dim}-d, {self.preprocessing_version}); the loaded model is "
+                f"{other.model_sha256[:12]} ({other.embedding_dim}-d, {other.preprocessing_version}). "
+                "Embeddings of different models cannot be compared: re-index into a new directory."
+            )
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class IndexStore:
+    """Vectors, catalog and manifest of one index directory."""
+
+    def __init__(self, directory: Path, manifest: IndexManifest, writable: bool) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self._lock_handle = None
+        if writable:
+            self._acquire_write_lock()
+        self.catalog = Catalog(directory / CATALOG, writable)
+        self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
+        self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable))
+
+    # -- opening
+    @classmethod
+    def create_or_open(cls, directory: Path | str, manifest: IndexManifest) -> IndexStore:
+        """Open for writing, creating the directory if needed; refuses another model's index."""
+        directory = Path(directory)
+        path = directory / MANIFEST
+        if directory.is_dir() and not path.exists() and any(f.name not in OWN_FILES for f in directory.iterdir()):
+            # e.g. `index --index photos/ my-index`: never turn a user's folder into an index
+            raise IndexStoreError(
+                f"{directory} is not empty and is not a platesearch index: refusing to write an index "
+                "into it (give --index a new or empty folder; is it the photo folder?)"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            existing = read_manifest(directory)
+            existing.check_compatible(manifest, directory)
+            manifest = existing  # keeps its vector index choice
+        store = cls(directory, manifest, writable=True)
+        if not path.exists():
+            store._write_manifest()
+        return store
+
+    @classmethod
+    def open_readonly(cls, directory: Path | str, manifest: IndexManifest | None = None) -> IndexStore:
+        """Open for queries; `manifest` (the loaded model's) must match the index's, if given."""
+        directory = Path(directory)
+        existing = read_manifest(directory)
+        if manifest is not None:
+            existing.check_compatible(manifest, directory)
+        return cls(directory, existing, writable=False)
+
+    def _write_manifest(self) -> None:
+        _atomic_write_bytes(self.directory / MANIFEST, (json.dumps(self.manifest.__dict__, indent=2) + "\n").encode())
+
+    def _acquire_write_lock(self) -> None:
+        handle = open(self.directory / LOCK, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise IndexStoreError(
+                f"another platesearch process is writing to {self.directory}; wait for it to finish "
+                "(queries can run meanwhile)"
+            ) from None
+        self._lock_handle = handle
+
+    def _load_consistent_vectors(self, writable: bool) -> faiss.Index:
+        """Load the vectors that belong to committed catalog rows.
+
+        The catalog's crop ids are read first, in one snapshot, and the FAISS file after:
+        a writer saves vectors before it commits their rows, so the file holds every id of
+        the snapshot, plus perhaps a batch in flight or one whose commit a crash lost.
+        Those extra vectors are dropped (and, for a writer, the file is rewritten).
+        """
+        committed = self.catalog.crop_ids()
+        path = self.directory / VECTORS
+        if path.exists():
+            vectors = faiss.read_index(str(path))
+        else:
+            vectors = vector_search.new_exact(self.manifest.embedding_dim)
+        stored = set(vector_search.stored_ids(vectors).tolist())
+        orphans = stored - committed
+        if orphans:
+            vectors.remove_ids(np.fromiter(orphans, dtype=np.int64))
+        self.visible_ids = stored - orphans
+        if writable:
+            self.vectors = vectors
+            if orphans:
+                self._save_vectors()
+            missing = committed - stored  # not from our write order: a damaged or replaced vectors file
+            if missing:
+                self.catalog.remove_photos_of_crops(missing)
+        return vectors
+
+    def _save_vectors(self) -> None:
+        _atomic_write_bytes(self.directory / VECTORS, faiss.serialize_index(self.vectors).tobytes())
+
+    def close(self) -> None:
+        self.catalog.close()
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    # -- reading
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self.vectors.ntotal)
+        if k == 0:
+            return np.zeros((len(vectors), 0), np.float32), np.zeros((len(vectors), 0), np.int64)
+        return self.vectors.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+
+    def cosine(self, query: np.ndarray, crop_ids: list[int]) -> list[float]:
+        """Inner products of a unit query vector with the stored vectors of some crops."""
+        return [float(self.vectors.reconstruct(int(i)) @ query) for i in crop_ids]
+
+    def ocr_readings(self, plate: str, full_scan_limit: int = OCR_FULL_SCAN_LIMIT) -> list[tuple[int, str]]:
+        """(crop id, OCR reading) of the crops the OCR search scores for `plate`.
+
+        Every reading while the store holds at most `full_scan_limit` crops (or the plate is
+        shorter than a trigram); above, only readings sharing a character trigram with the
+        plate: a reading with none has at least one error in every three characters, and the
+        embedding still finds its crop. Rows a writer committed after this store was opened
+        are left out, so both search methods see the same snapshot.
+        """
+        trigrams = sorted({plate[i : i + 3] for i in range(len(plate) - 2)})
+        if len(self.visible_ids) <= full_scan_limit or not trigrams or not self.catalog.has_text_index:
+            rows = self.catalog.all_readings()
+        else:
+            rows = self.catalog.readings_sharing_a_trigram(trigrams)
+        return [(i, text) for i, text in rows if i in self.visible_ids]
+
+    def stats(self) -> dict[str, int | str]:
+        counts = self.catalog.counts()
+        return {
+            "photos": counts["photos"],
+            "failed": counts["failed"],
+            "crops": counts["crops"],
+            "vectors": int(self.vectors.ntotal),
+            "vector_index": f"{vector_search.kind_of(self.vectors)} (choice: {self.manifest.vector_index})",
+            "photos_without_candidates": counts["photos_without_candidates"],
+        }
+
+    # -- writing
+    def add_batch(
+        self, photos: list[PhotoRow], vectors: np.ndarray, failed: list[tuple[str, str]], seconds: dict[str, float]
+    ) -> None:
+        """Add photos with one vector per crop (in crop order) and failures; a path indexed
+        before is replaced.
+
+        Vectors reach disk first, then the catalog commits: a crash in between leaves orphan
+        vectors that the next open drops. The time of both steps accumulates in `seconds`
+        under "add" and "commit".
+        """
+        started = time.perf_counter()
+        next_id = self.catalog.next_crop_id()
+        crop_ids = np.arange(next_id, next_id + len(vectors), dtype=np.int64)
+        replaced = self.catalog.crop_ids_of([p.path for p in photos] + [f[0] for f in failed])
+        if replaced:
+            self.vectors.remove_ids(np.array(replaced, dtype=np.int64))
+            self.visible_ids.difference_update(replaced)
+        if len(vectors):
+            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), crop_ids)
+            self.visible_ids.update(crop_ids.tolist())
+        if replaced or len(vectors):
+            self._rebuild_vectors_if_needed()
+            self._save_vectors()
+        written = time.perf_counter()
+        self.catalog.add(photos, crop_ids.tolist(), failed, time.time())
+        seconds["add"] = seconds.get("add", 0.0) + written - started
+        seconds["commit"] = seconds.get("commit", 0.0) + time.perf_counter() - written
+
+    def remove(self, paths: list[str]) -> int:
+        """Forget photos and their crops; returns how many photos were removed."""
+        crop_ids = self.catalog.crop_ids_of(paths)
+        removed = self.catalog.remove(paths)
+        if crop_ids:
+            self.vectors.remove_ids(np.array(crop_ids, dtype=np.int64))
+            self.visible_ids.difference_update(crop_ids)
+            self._rebuild_vectors_if_needed()
+            self._save_vectors()
+        return removed
+
+    def set_vector_index(self, choice: str) -> None:
+        """Choose exact, IVF or automatic vector search and convert now; no re-embedding needed."""
+        vector_search.wanted_kind(choice, 0)  # validates the choice
+        self.manifest = replace(self.manifest, vector_index=choice)
+        if self._rebuild_vectors_if_needed():
+            self._save_vectors()
+        self._write_manifest()
+
+    def _rebuild_vectors_if_needed(self) -> bool:
+        """Switch kind at the size threshold (or re-train an outgrown IVF) from the stored vectors."""
+        kind = vector_search.rebuild_target(self.vectors, self.manifest.vector_index)
+        if kind is None:
+            return False
+        self.vectors = vector_search.convert(self.vectors, kind)
+        return True
+
+
+def read_manifest(directory: Path) -> IndexManifest:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise IndexStoreError(
+            f"{directory} is not a platesearch index ({MANIFEST} is missing); create one with `platesearch index`"
+        )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return IndexManifest(**data)

@@ -213,4 +213,3 @@ class Catalog:
             self.db.execute(
                 f"DELETE FROM photos WHERE id IN (SELECT photo_id FROM crops WHERE id IN ({marks}))", tuple(crop_ids)
             )
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -16,6 +17,10 @@ PLATE_RULES_FILE = PACKAGE_DIR / "data" / "plates.yaml"
 # Canvas every plate image is brought to: the study's 512x64, black text on white.
 CANVAS_HEIGHT = 64
 CANVAS_WIDTH = 512
+# Vector search choices (`vectors`), here so the CLI can name them without importing FAISS:
+# "auto" is exact up to AUTO_IVF_THRESHOLD vectors and IVF above.
+VECTOR_INDEX_CHOICES = ("auto", "exact", "ivf")
+AUTO_IVF_THRESHOLD = 100_000
 
 
 class Frozen(BaseModel):
@@ -77,6 +82,29 @@ def plate_rules(path: Path = PLATE_RULES_FILE) -> PlateRules:
 
 
 def alphabet_dir() -> Path:
-    """Where fonts and glyphs live: `$PLATESEARCH_ALPHABET`, else the repository's `alphabet/`."""
+    """Where the fonts live (training and `alphabet/make_glyphs.py`): `$PLATESEARCH_ALPHABET`,
+    else the repository's `alphabet/`."""
     override = os.environ.get("PLATESEARCH_ALPHABET")
     return Path(override) if override else PACKAGE_DIR.parent / "alphabet"
+
+
+def _shipped(name: str, in_checkout: Path) -> Path:
+    """Data that lives at the top of the repository and ships inside the wheel as the folder
+    platesearch/`name` (pyproject's package-dir): the checkout's folder when running from one."""
+    if in_checkout.is_dir():
+        return in_checkout
+    installed = Path(str(resources.files("platesearch"))) / name
+    if not installed.is_dir():
+        raise FileNotFoundError(f"neither {in_checkout} nor {installed} exists")
+    return installed
+
+
+def glyphs_dir() -> Path:
+    """The glyph images: `$PLATESEARCH_ALPHABET/glyphs`, else `alphabet/glyphs` (platesearch.glyphs when installed)."""
+    override = os.environ.get("PLATESEARCH_ALPHABET")
+    return Path(override) / "glyphs" if override else _shipped("glyphs", PACKAGE_DIR.parent / "alphabet" / "glyphs")
+
+
+def sample_dir() -> Path:
+    """The small real sample of photos and crops: `datasets/sample` (platesearch.sample when installed)."""
+    return _shipped("sample", PACKAGE_DIR.parent / "datasets" / "sample")

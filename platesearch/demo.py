@@ -6,29 +6,29 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from platesearch.config import PACKAGE_DIR
+from platesearch.config import sample_dir
 from platesearch.datasets import load_dataset
 from platesearch.media import absolute_path
 from platesearch.pipeline import PlateIndex
 from platesearch.records import SearchResult
 from platesearch.sheet import draw_sheet
 
-SAMPLE_DIR = PACKAGE_DIR.parent / "datasets" / "sample"
-
 
 def run_demo(
-    out_dir: Path, say: Callable[[str], None], queries_per_set: int = 3
+    out_dir: Path, say: Callable[[str], None], queries_per_set: int = 3, sample: Path | None = None
 ) -> list[tuple[str, list[SearchResult]]]:
-    """Index datasets/sample (crops and photos) into `out_dir/index` and answer a few queries."""
-    if not SAMPLE_DIR.is_dir():
-        raise FileNotFoundError(f"the bundled sample is missing: {SAMPLE_DIR}")
+    """Index a sample (default: the shipped one; `crops/` and `photos/` folders with labels.csv)
+    into `out_dir/index` and answer a few of its plates."""
+    sample = sample or sample_dir()
+    if not (sample / "crops").is_dir() or not (sample / "photos").is_dir():
+        raise FileNotFoundError(f"{sample} is not a sample: it needs crops/ and photos/ folders with labels.csv")
     index_dir = out_dir / "index"
     if index_dir.exists():
         shutil.rmtree(index_dir)
     answers = []
     with PlateIndex.create(index_dir) as plate_index:
         for subset, crops in (("crops", True), ("photos", False)):
-            dataset = load_dataset(SAMPLE_DIR / subset)
+            dataset = load_dataset(sample / subset)
             say(f"indexing {len(dataset.items)} {subset} from {dataset.root} ...")
             report = plate_index.add([item.path for item in dataset.items], crops=crops)
             say(f"  {report.indexed} indexed, {report.candidates} candidate crops, {len(report.failed)} failed")

@@ -155,7 +155,11 @@ class PlateIndex:
         return self.embedder.embed(render_plate(plate)[None])[0]
 
     def stats(self) -> dict[str, int | str]:
-        return {**self.store.stats(), "model": self.store.manifest.model_sha256[:12], "directory": str(self.store.directory)}
+        return {
+            **self.store.stats(),
+            "model": self.store.manifest.model_sha256[:12],
+            "directory": str(self.store.directory),
+        }
 
     def failures(self) -> list[tuple[str, str]]:
         """(path, reason) of every file that could not be indexed."""

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from platesearch.canvas import place_text_line
-from platesearch.config import alphabet_dir, plate_rules
+from platesearch.config import glyphs_dir, plate_rules
 from platesearch.plates import canonical_characters, check_plate_characters
 
 DEFAULT_FONT = "OSP-DIN"
@@ -28,14 +28,14 @@ class FontNotFoundError(LookupError):
 
 def available_fonts() -> list[str]:
     """Names of the fonts whose glyphs exist (file stems of alphabet/fonts/*.ttf)."""
-    glyphs = alphabet_dir() / "glyphs"
+    glyphs = glyphs_dir()
     return sorted(p.name for p in glyphs.iterdir() if p.is_dir()) if glyphs.is_dir() else []
 
 
 @cache
 def _glyph_set(font: str) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """Ink-column crops of every glyph of `font`, and the text band (rows) its characters span."""
-    folder = alphabet_dir() / "glyphs" / font
+    folder = glyphs_dir() / font
     if not folder.is_dir():
         raise FontNotFoundError(f"no glyphs for font {font!r} in {folder.parent}; available: {available_fonts()}")
     rules = plate_rules()

@@ -15,9 +15,10 @@ import math
 import faiss
 import numpy as np
 
+from platesearch.config import AUTO_IVF_THRESHOLD
+from platesearch.config import VECTOR_INDEX_CHOICES as CHOICES
+
 EXACT, IVF = "exact", "ivf"
-CHOICES = ("auto", EXACT, IVF)  # "auto": exact up to AUTO_IVF_THRESHOLD vectors, IVF above
-AUTO_IVF_THRESHOLD = 100_000
 IVF_NPROBE = 32  # lists visited per query
 MIN_IVF_VECTORS = 1_000  # below this an inverted file buys nothing: "ivf" stays exact
 TRAINING_POINTS_PER_LIST = 64

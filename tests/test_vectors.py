@@ -84,7 +84,13 @@ def test_auto_keeps_ivf_until_half_the_threshold(monkeypatch):
 
 def _add(store: IndexStore, points: np.ndarray, start: int, texts: list[str] | None = None) -> None:
     photos = [
-        PhotoRow(f"/photos/{start + i}.jpg", f"{start + i:064x}", 1, 0.0, [CropRow((0, 0, 1, 1), texts[i] if texts else None)])
+        PhotoRow(
+            f"/photos/{start + i}.jpg",
+            f"{start + i:064x}",
+            1,
+            0.0,
+            [CropRow((0, 0, 1, 1), texts[i] if texts else None)],
+        )
         for i in range(len(points))
     ]
     store.add_batch(photos, points, [], {})
@@ -143,6 +149,6 @@ def test_index_made_before_the_text_index_gets_it_on_open(tmp_path, monkeypatch)
 
 
 def test_cli_choices_mirror_the_library():
-    from platesearch.cli.search import VectorIndexChoice
+    from platesearch.cli.options import VectorIndexChoice
 
     assert tuple(c.value for c in VectorIndexChoice) == vectors.CHOICES

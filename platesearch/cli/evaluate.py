@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from platesearch.cli.errors import user_errors
-from platesearch.scoring import DEFAULT_SEARCH_METHOD
+from platesearch.cli.options import DEFAULT_METHOD, SearchMethod
 
 
 def evaluate(
@@ -21,7 +21,7 @@ def evaluate(
         typer.Option("--index", help="Index of the dataset's images; built in a temporary folder if absent."),
     ] = None,
     k: Annotated[str, typer.Option("-k", "--k", help="Comma-separated ranks to report.")] = "1,3,10",
-    method: Annotated[str, typer.Option("--method", help="embedding | ocr | hybrid")] = DEFAULT_SEARCH_METHOD,
+    method: Annotated[SearchMethod, typer.Option("--method", help="embedding | ocr | hybrid")] = DEFAULT_METHOD,
     holdout: Annotated[
         bool, typer.Option("--holdout", help="Only plates held out of the shipped model's training.")
     ] = False,
@@ -53,12 +53,12 @@ def evaluate(
         user_errors(IndexStoreError, ModelError, ValueError),
         Progress(console=Console(stderr=True), transient=True) as progress,
     ):
-        task = progress.add_task(f"evaluating {dataset.name} ({method})", total=None)
+        task = progress.add_task(f"evaluating {dataset.name} ({method.value})", total=None)
         result = evaluate_dataset(
             dataset,
             index_dir,
             ks=ks,
-            method=method,
+            method=method.value,
             holdout_only=holdout,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
@@ -87,6 +87,10 @@ def evaluate(
                 + "  ".join(f"top-{x} {m[f'top{x}']:.3f}" for x in ks)
                 + f"  MRR {m['mrr']:.3f}"
             )
+    if result.not_in_index:
+        typer.echo(
+            f"warning: {result.not_in_index} images of {dataset} are not in the index (by path or content)", err=True
+        )
     if result.hits_from_labelled_box is not None:
         typer.echo(f"hits whose crop overlaps the labelled box: {result.hits_from_labelled_box:.3f}")
     for row in result.bad_rows:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from platesearch.cli.errors import user_errors
+from platesearch.render import DEFAULT_FONT
 
 
 def render(
@@ -15,7 +16,7 @@ def render(
         str, typer.Argument(help="Plate text, e.g. AA5149EK (spaces, dashes, Cyrillic look-alikes allowed).")
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")] = Path("plate.png"),
-    font: Annotated[str, typer.Option(help="Font name from alphabet/glyphs/.")] = "OSP-DIN",
+    font: Annotated[str, typer.Option(help="Font name from alphabet/glyphs/.")] = DEFAULT_FONT,
 ) -> None:
     """Render plate text as the 512x64 synthetic plate the search compares photos with."""
     from platesearch.media import ImageWriteError, write_image

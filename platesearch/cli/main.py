@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from platesearch.cli import demo, evaluate, images, localize, search, train
@@ -13,6 +15,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from platesearch import __version__
+
+        typer.echo(f"platesearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Find photos of a licence plate from its text."""
+
+
 app.command("index")(search.index)
 app.command("query")(search.query)
 app.command("stats")(search.stats)

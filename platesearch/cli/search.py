@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,20 +23,17 @@ from rich.table import Table
 from rich.text import Text
 
 from platesearch.cli.errors import user_errors
-from platesearch.scoring import DEFAULT_SEARCH_METHOD, check_method
+from platesearch.cli.options import DEFAULT_METHOD, IndexDir, SearchMethod, VectorIndexChoice
+from platesearch.config import AUTO_IVF_THRESHOLD
+from platesearch.localize import DEFAULT_MAX_SIDE
+from platesearch.media import DEFAULT_MAX_PIXELS, NOT_SUPPORTED
 
-IndexDir = Annotated[Path, typer.Option("--index", help="Index directory.")]
 VECTOR_INDEX_HELP = (
-    "Vector search: exact, ivf (approximate, for millions of crops) or auto (exact up to 100,000 crops, "
-    "ivf above). Remembered by the index; converting keeps the stored vectors (no re-embedding)."
+    "Vector search: exact, ivf (approximate, for millions of crops) or auto (exact up to "
+    f"{AUTO_IVF_THRESHOLD:,} crops, ivf above). Remembered by the index; converting keeps the stored "
+    "vectors (no re-embedding)."
 )
 console = Console(stderr=True)
-
-
-class VectorIndexChoice(StrEnum):  # mirrors platesearch.vectors.CHOICES without importing FAISS at start-up
-    auto = "auto"
-    exact = "exact"
-    ivf = "ivf"
 
 
 class TransferSpeed(ProgressColumn):
@@ -75,7 +71,7 @@ def index(
     ] = True,
     max_megapixels: Annotated[
         float, typer.Option("--max-megapixels", help="Refuse images declaring more pixels than this.")
-    ] = 100.0,
+    ] = DEFAULT_MAX_PIXELS / 1e6,
     vector_index: Annotated[
         VectorIndexChoice | None, typer.Option("--vector-index", help=VECTOR_INDEX_HELP + " Default: keep.")
     ] = None,
@@ -93,15 +89,28 @@ def index(
         typer.Option(
             "--detector-max-side",
             min=64,
-            help="Text detector canvas, longest side in pixels (default 640; 512 is faster, see BENCHMARKS.md).",
+            help=f"Text detector canvas, longest side in pixels (default {DEFAULT_MAX_SIDE}; 512 is faster, "
+            "see BENCHMARKS.md).",
         ),
     ] = None,
 ) -> None:
-    """Index photos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed."""
+    """Index photos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed.
+
+    Ctrl-C stops after the file at hand and keeps what is done (run the command again to go
+    on); a second Ctrl-C stops at once, and the index still opens.
+    """
     from platesearch.pipeline import PlateIndex
+    from platesearch.workers import stop_on_interrupt
 
     choice = vector_index.value if vector_index else None
-    with _index_errors(), PlateIndex.create(index_dir, vector_index=choice) as plate_index:
+    with (
+        _index_errors(),
+        PlateIndex.create(index_dir, vector_index=choice) as plate_index,
+        stop_on_interrupt(
+            lambda: console.print("stopping after the file at hand; what is done is kept (Ctrl-C again: stop now)"),
+            lambda: console.print("stopped at once; the index keeps every batch committed so far"),
+        ) as stop,
+    ):
         plate_index.max_pixels = int(max_megapixels * 1_000_000)
         columns = [
             TextColumn("indexing"),
@@ -122,19 +131,27 @@ def index(
                 progress=lambda done, total, _: progress.update(task, completed=done, total=total),
                 workers=workers,
                 detector_max_side=detector_max_side,
+                stop=stop,
             )
         stats = plate_index.stats()
+    moved = f", {report.moved} moved (new path recorded)" if report.moved else ""
     console.print(
         f"indexed {_count(report.indexed, 'image')} ({_count(report.candidates, 'candidate crop')}, "
-        f"{report.without_candidates} without any), skipped {report.skipped} already indexed, "
+        f"{report.without_candidates} without any), skipped {report.skipped} already indexed{moved}, "
         f"failed {len(report.failed)}; the index now holds {_count(stats['photos'], 'image')}, "
         f"{_count(stats['crops'], 'crop')}"
     )
     stages = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in report.seconds.items() if seconds >= 0.05)
     if stages:
         console.print(f"seconds per stage (decode, localize, binarize summed over workers): {stages}", style="dim")
+    for suffix, count in sorted(report.not_images.items()):
+        why = NOT_SUPPORTED.get(suffix, "not an image")
+        console.print(f"  not indexed: {_count(count, 'file')} {suffix} ({why})")
     for path, reason in report.failed:
         console.print(f"  failed: {path}: {reason}")
+    if report.interrupted:
+        console.print("interrupted: run the same command again to index the rest")
+        raise typer.Exit(130)
     if report.failed:
         raise typer.Exit(1)
 
@@ -150,21 +167,20 @@ def query(
         Path | None, typer.Option("--sheet", help="Also draw the query render and the matches to this PNG.")
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="embedding | ocr | hybrid (embedding + OCR text).")
-    ] = DEFAULT_SEARCH_METHOD,
+        SearchMethod, typer.Option("--method", help="embedding | ocr | hybrid (embedding + OCR text).")
+    ] = DEFAULT_METHOD,
 ) -> None:
     """Find the photos that show a plate, best first."""
     from platesearch.pipeline import PlateIndex
     from platesearch.plates import PlateTextError
 
-    try:
-        check_method(method)
-    except ValueError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
     with _index_errors(), PlateIndex.open(index_dir) as plate_index:
+        if method.value == "hybrid" and not plate_index.has_readings():
+            console.print(
+                "note: this index holds no OCR readings (indexed with --no-ocr): ranked by the embedding alone"
+            )
         try:
-            results = plate_index.search(text, k=k, method=method)
+            results = plate_index.search(text, k=k, method=method.value)
         except (PlateTextError, ValueError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
@@ -218,5 +234,10 @@ def remove(
     from platesearch.pipeline import PlateIndex
 
     with _index_errors(), PlateIndex.create(index_dir) as plate_index:
+        unknown = [path for path in paths if not plate_index.contains(path)]
         removed = plate_index.remove(paths)
-    typer.echo(f"removed {removed} of {len(paths)} photos")
+    typer.echo(f"removed {removed} of {_count(len(paths), 'photo')}")
+    for path in unknown:
+        typer.echo(f"not in the index: {path}", err=True)
+    if unknown:
+        raise typer.Exit(1)

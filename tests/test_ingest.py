@@ -1,0 +1,105 @@
+"""Which files an indexing run works on, and how it stops: plate crops without OCR and a fake
+embedder, so neither EasyOCR nor TensorFlow loads."""
+
+import os
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from platesearch import ingest
+from platesearch.ingest import Ingest, Preparer
+from platesearch.media import DEFAULT_MAX_PIXELS, iter_image_files
+from platesearch.store import IndexManifest, IndexStore
+
+DIM = 8
+
+
+def fake_embed(plate_images: np.ndarray) -> np.ndarray:
+    vectors = np.random.default_rng(len(plate_images)).normal(size=(len(plate_images), DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture()
+def crops(tmp_path, sample):
+    folder = tmp_path / "crops"
+    shutil.copytree(sample / "crops" / "images", folder)
+    return folder
+
+
+@pytest.fixture()
+def store(tmp_path):
+    store = IndexStore.create_or_open(tmp_path / "index", IndexManifest("0" * 64, DIM, "test"))
+    yield store
+    store.close()
+
+
+def run(store, paths, progress=None, stop=None):
+    files = list(iter_image_files(paths))
+    preparer = Preparer(inputs_are_crops=True, ocr=False, max_pixels=DEFAULT_MAX_PIXELS)
+    return Ingest(store, fake_embed, DIM, progress).run(files, preparer, workers=0, stop=stop)
+
+
+def test_unchanged_files_are_skipped_without_reading_them(store, crops, monkeypatch):
+    assert run(store, [crops]).indexed == 30
+    hashed = []
+    monkeypatch.setattr(ingest, "file_sha256", lambda path: hashed.append(path) or "x")
+    report = run(store, [crops])
+    assert report.skipped == 30 and report.indexed == 0 and hashed == []
+
+
+def test_a_touched_file_is_hashed_once_then_skipped_by_its_time(store, crops):
+    run(store, [crops])
+    first = sorted(crops.iterdir())[0]
+    os.utime(first, (1_000_000, 1_000_000))
+    assert run(store, [crops]).skipped == 30  # same content: skipped after hashing, the new time recorded
+    assert store.catalog.known_file(str(first)).mtime == 1_000_000
+
+
+def test_moved_photos_are_recorded_at_their_new_path(store, crops, tmp_path):
+    run(store, [crops])
+    moved = tmp_path / "moved"
+    crops.rename(moved)
+    report = run(store, [moved])
+    assert report.moved == 30 and report.indexed == 0 and store.vectors.ntotal == 30
+    paths = [row[0] for row in store.catalog.db.execute("SELECT path FROM photos")]
+    assert paths and all(path.startswith(str(moved)) for path in paths)
+
+
+def test_a_copy_beside_the_original_is_not_indexed_twice(store, crops, tmp_path):
+    run(store, [crops])
+    copy = tmp_path / "copy.png"
+    shutil.copy(sorted(crops.iterdir())[0], copy)
+    report = run(store, [copy])
+    assert report.skipped == 1 and report.moved == 0 and report.indexed == 0
+
+
+def test_progress_reaches_the_total_when_every_file_is_skipped(store, crops):
+    run(store, [crops])
+    seen = []
+    run(store, [crops], progress=lambda done, total, report: seen.append((done, total)))
+    assert seen[0] == (0, 30) and seen[-1] == (30, 30)
+
+
+def test_a_stop_ends_the_run_early_and_keeps_what_is_done(store, crops):
+    stop = threading.Event()
+
+    def progress(done, total, report):
+        if done == 5:
+            stop.set()
+
+    report = run(store, [crops], progress=progress, stop=stop)
+    assert report.interrupted and report.indexed == 5 and store.vectors.ntotal == 5
+    assert run(store, [crops]).indexed == 25  # the next run goes on from there
+
+
+def test_video_and_heic_files_are_counted_not_silently_skipped(tmp_path, sample):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(next((sample / "crops" / "images").iterdir()), folder / "a.png")
+    for name in ("clip.mp4", "clip2.MOV", "phone.heic", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    not_images: dict[str, int] = {}
+    assert [p.name for p in iter_image_files([folder], not_images=not_images)] == ["a.png"]
+    assert not_images == {".mp4": 1, ".mov": 1, ".heic": 1, ".txt": 1}

@@ -69,10 +69,7 @@ def run(files: list[Path], crops: bool, workers: int, rounds: int, work: Path, d
 
 def recall(directory: Path, boxes: dict[str, tuple[int, int, int, int]]) -> float:
     with PlateIndex.open(directory, default_embedder()) as plate_index:
-        rows = plate_index.store.catalog.db.execute(
-            "SELECT p.path, c.x, c.y, c.w, c.h FROM crops c JOIN photos p ON p.id = c.photo_id"
-        )
-        hits = {path for path, *box in rows if box_iou(tuple(box), boxes[path]) >= 0.3}
+        hits = {path for path, box in plate_index.crop_boxes() if box_iou(box, boxes[path]) >= 0.3}
     return len(hits) / len(boxes)
 
 

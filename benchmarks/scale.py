@@ -199,7 +199,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="platesearch-scale-"))
     directory = work / "index"
     embedder = default_embedder()
-    manifest = PlateIndex._manifest(embedder)
+    manifest = PlateIndex.manifest_for(embedder)
     results = []
     try:
         print(

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from platesearch.records import CropRow, StoredCrop
+from platesearch.records import Box, CropRow, StoredCrop
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -153,6 +153,10 @@ class Catalog:
                 "SELECT COUNT(*) FROM photos p WHERE status = 'ok' AND NOT EXISTS (SELECT 1 FROM crops c WHERE c.photo_id = p.id)"
             ),
         }
+
+    def crop_boxes(self) -> list[tuple[str, Box]]:
+        rows = self.db.execute("SELECT p.path, c.x, c.y, c.w, c.h FROM crops c JOIN photos p ON p.id = c.photo_id")
+        return [(path, (x, y, w, h)) for path, x, y, w, h in rows]
 
     def failures(self) -> list[tuple[str, str]]:
         return list(self.db.execute("SELECT path, error FROM photos WHERE status = 'failed' ORDER BY path"))

@@ -18,7 +18,7 @@ from platesearch.ingest import IndexReport, Ingest, Preparer, Progress
 from platesearch.media import DEFAULT_MAX_PIXELS, absolute_path, file_sha256, iter_image_files
 from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, PREPROCESSING_VERSION, ModelManifest, PlateEmbedder
 from platesearch.plates import normalize_plate
-from platesearch.records import SearchResult
+from platesearch.records import Box, SearchResult
 from platesearch.render import render_plate
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD
 from platesearch.search import search_store
@@ -49,7 +49,8 @@ class PlateIndex:
         return self._embedder
 
     @staticmethod
-    def _manifest(embedder: PlateEmbedder | None) -> IndexManifest:
+    def manifest_for(embedder: PlateEmbedder | None) -> IndexManifest:
+        """What an index of this model records (the shipped model's, read without loading it, for None)."""
         if embedder is not None:
             return IndexManifest(embedder.model_id, embedder.dim, PREPROCESSING_VERSION)
         model = ModelManifest.read(DEFAULT_MODEL_DIR / MANIFEST_FILE)  # checked against the weights on load
@@ -64,7 +65,7 @@ class PlateIndex:
         vector_index: "exact", "ivf" or "auto" (exact up to vectors.AUTO_IVF_THRESHOLD crops);
         None keeps the index's current choice ("auto" for a new one).
         """
-        plate_index = cls(IndexStore.create_or_open(directory, cls._manifest(embedder)), embedder)
+        plate_index = cls(IndexStore.create_or_open(directory, cls.manifest_for(embedder)), embedder)
         if vector_index is not None:
             plate_index.set_vector_index(vector_index)
         return plate_index
@@ -72,7 +73,7 @@ class PlateIndex:
     @classmethod
     def open(cls, directory: Path | str, embedder: PlateEmbedder | None = None) -> PlateIndex:
         """Open an existing index for queries (read-only; allowed while another process writes)."""
-        return cls(IndexStore.open_readonly(directory, cls._manifest(embedder)), embedder)
+        return cls(IndexStore.open_readonly(directory, cls.manifest_for(embedder)), embedder)
 
     def set_vector_index(self, choice: str) -> None:
         """Switch between exact and approximate (IVF) search; stored vectors are converted, not re-embedded."""
@@ -160,6 +161,10 @@ class PlateIndex:
             "model": self.store.manifest.model_sha256[:12],
             "directory": str(self.store.directory),
         }
+
+    def crop_boxes(self) -> list[tuple[str, Box]]:
+        """(photo path, box) of every stored crop: where the localizer found candidates."""
+        return self.store.catalog.crop_boxes()
 
     def failures(self) -> list[tuple[str, str]]:
         """(path, reason) of every file that could not be indexed."""

@@ -84,7 +84,13 @@ def grow(store: IndexStore, target: int, base: np.ndarray, texts: list[str], rng
         points = base[picks] + rng.normal(0, NOISE, (count, base.shape[1])).astype(np.float32)
         points /= np.linalg.norm(points, axis=1, keepdims=True)
         photos = [
-            PhotoRow(f"/sightings/{start + i}.jpg", f"{start + i:064x}", 0, 0.0, [CropRow((0, 0, 320, 160), misread(texts[p], rng))])
+            PhotoRow(
+                f"/sightings/{start + i}.jpg",
+                f"{start + i:064x}",
+                0,
+                0.0,
+                [CropRow((0, 0, 320, 160), misread(texts[p], rng))],
+            )
             for i, p in enumerate(picks)
         ]
         store.add_batch(photos, points, [], {})

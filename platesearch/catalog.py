@@ -75,7 +75,8 @@ class Catalog:
     """The rows of one index directory's `catalog.sqlite`."""
 
     def __init__(self, path: Path, writable: bool) -> None:
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        # A reader may be used from several threads (a server), one at a time: its caller serializes.
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=writable)
         self.db.execute("PRAGMA foreign_keys = ON")
         if writable:
             self.db.execute("PRAGMA journal_mode = WAL")

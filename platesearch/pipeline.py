@@ -18,7 +18,7 @@ from platesearch.ingest import IndexReport, Ingest, Preparer, Progress
 from platesearch.media import DEFAULT_MAX_PIXELS, absolute_path, file_sha256, iter_image_files
 from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, PREPROCESSING_VERSION, ModelManifest, PlateEmbedder
 from platesearch.plates import normalize_plate
-from platesearch.records import Box, SearchResult
+from platesearch.records import Box, SearchResult, StoredCrop
 from platesearch.render import render_plate
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD
 from platesearch.search import search_store
@@ -74,6 +74,16 @@ class PlateIndex:
     def open(cls, directory: Path | str, embedder: PlateEmbedder | None = None) -> PlateIndex:
         """Open an existing index for queries (read-only; allowed while another process writes)."""
         return cls(IndexStore.open_readonly(directory, cls.manifest_for(embedder)), embedder)
+
+    def refresh(self) -> bool:
+        """For a long-running reader: reopen the index if a writer committed since it was
+        opened (or last refreshed), so queries see the new photos. True if it reopened."""
+        if self.store.files_signature() == self.store.signature:
+            return False
+        fresh = IndexStore.open_readonly(self.store.directory, self.store.manifest)
+        self.store, stale = fresh, self.store
+        stale.close()
+        return True
 
     def set_vector_index(self, choice: str) -> None:
         """Switch between exact and approximate (IVF) search; stored vectors are converted, not re-embedded."""
@@ -151,6 +161,14 @@ class PlateIndex:
     ) -> list[SearchResult]:
         """The k photos most likely to show plate `text`, best first (see `search.search_store`)."""
         return search_store(self.store, normalize_plate(text), self._embed_query, k, method, ocr_weight)
+
+    def warm_up(self) -> None:
+        """Load the model and run it once, so a server's first query is as fast as the rest."""
+        self._embed_query("AB1234")
+
+    def crop(self, crop_id: int) -> StoredCrop | None:
+        """One stored crop (its photo path and box), or None if the index has no such crop."""
+        return self.store.catalog.crops([crop_id]).get(crop_id)
 
     def _embed_query(self, plate: str) -> np.ndarray:
         return self.embedder.embed(render_plate(plate)[None])[0]

@@ -81,6 +81,7 @@ class IndexStore:
         self._lock_handle = None
         if writable:
             self._acquire_write_lock()
+        self.signature = self.files_signature()  # before loading: a write meanwhile shows as a change
         self.catalog = Catalog(directory / CATALOG, writable)
         self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
         self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable))
@@ -115,6 +116,17 @@ class IndexStore:
         if manifest is not None:
             existing.check_compatible(manifest, directory)
         return cls(directory, existing, writable=False)
+
+    def files_signature(self) -> tuple:
+        """Size and time of the files a writer changes: differs from `signature` once a writer committed."""
+        signature = []
+        for name in (MANIFEST, VECTORS, CATALOG, f"{CATALOG}-wal"):
+            try:
+                stat = (self.directory / name).stat()
+                signature.append((name, stat.st_size, stat.st_mtime_ns))
+            except FileNotFoundError:
+                signature.append((name, None, None))
+        return tuple(signature)
 
     def _write_manifest(self) -> None:
         _atomic_write_bytes(self.directory / MANIFEST, (json.dumps(self.manifest.__dict__, indent=2) + "\n").encode())

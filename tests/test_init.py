@@ -9,7 +9,9 @@ import platesearch
 
 
 def test_import_loads_no_model_runtime():
-    code = "import sys, platesearch; print(sorted(m for m in ('tensorflow', 'torch', 'faiss', 'cv2') if m in sys.modules))"
+    code = (
+        "import sys, platesearch; print(sorted(m for m in ('tensorflow', 'torch', 'faiss', 'cv2') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

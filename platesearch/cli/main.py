@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from platesearch.cli import demo, evaluate, images, localize, search, train
+from platesearch.cli import demo, evaluate, images, localize, search, serve, train
 
 app = typer.Typer(
     name="platesearch",
@@ -40,6 +40,7 @@ app.command("query")(search.query)
 app.command("stats")(search.stats)
 app.command("remove")(search.remove)
 app.command("convert")(search.convert)
+app.command("serve")(serve.serve)
 app.command("localize")(localize.localize)
 app.command("render")(images.render)
 app.command("binarize")(images.binarize)

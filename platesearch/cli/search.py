@@ -48,7 +48,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _index_errors():
+def index_errors():
     from platesearch.model import ModelError
     from platesearch.store import IndexStoreError
 
@@ -104,7 +104,7 @@ def index(
 
     choice = vector_index.value if vector_index else None
     with (
-        _index_errors(),
+        index_errors(),
         PlateIndex.create(index_dir, vector_index=choice) as plate_index,
         stop_on_interrupt(
             lambda: console.print("stopping after the file at hand; what is done is kept (Ctrl-C again: stop now)"),
@@ -174,7 +174,7 @@ def query(
     from platesearch.pipeline import PlateIndex
     from platesearch.plates import PlateTextError
 
-    with _index_errors(), PlateIndex.open(index_dir) as plate_index:
+    with index_errors(), PlateIndex.open(index_dir) as plate_index:
         if method.value == "hybrid" and not plate_index.has_readings():
             console.print(
                 "note: this index holds no OCR readings (indexed with --no-ocr): ranked by the embedding alone"
@@ -206,7 +206,7 @@ def stats(index_dir: IndexDir) -> None:
     """What an index holds."""
     from platesearch.pipeline import PlateIndex
 
-    with _index_errors(), PlateIndex.open(index_dir) as plate_index:
+    with index_errors(), PlateIndex.open(index_dir) as plate_index:
         for key, value in plate_index.stats().items():
             typer.echo(f"{key}: {value}")
         for path, reason in plate_index.failures():
@@ -220,7 +220,7 @@ def convert(
     """Switch an index between exact and approximate (IVF) vector search."""
     from platesearch.pipeline import PlateIndex
 
-    with _index_errors(), PlateIndex.create(index_dir) as plate_index:
+    with index_errors(), PlateIndex.create(index_dir) as plate_index:
         plate_index.set_vector_index(to.value)
         stats = plate_index.stats()
     typer.echo(f"{stats['vectors']} vectors, vector index: {stats['vector_index']}")
@@ -233,7 +233,7 @@ def remove(
     """Remove photos and their crops from an index."""
     from platesearch.pipeline import PlateIndex
 
-    with _index_errors(), PlateIndex.create(index_dir) as plate_index:
+    with index_errors(), PlateIndex.create(index_dir) as plate_index:
         unknown = [path for path in paths if not plate_index.contains(path)]
         removed = plate_index.remove(paths)
     typer.echo(f"removed {removed} of {_count(len(paths), 'photo')}")

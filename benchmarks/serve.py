@@ -1,0 +1,131 @@
+"""Latency of `platesearch serve`'s /api/search under 1, 8 and 32 concurrent clients.
+
+The server runs as its own process (`platesearch serve`), as a user starts it; the clients
+are threads of this process, each with a keep-alive HTTP connection, asking for the default
+hybrid ranking (k=10) of real US plate texts in turn. Indexes:
+- the real US crops (`--crops-index DIR`, an index of ../shared/datasets/openalpr-us-crops
+  made with `platesearch index ... --crops`; built here when the folder does not exist);
+- a simulated collection of `--simulated` crops, made as benchmarks/scale.py makes it (real
+  and synthetic embeddings plus noise, readings with 10 % wrong characters).
+
+Run: .venv/bin/python benchmarks/serve.py [--crops-index DIR] [--simulated 1000000] [--requests 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from scale import SHARED, grow, sources  # the benchmarks folder is on the path of its scripts
+
+from platesearch.datasets import load_dataset
+from platesearch.model import default_embedder
+from platesearch.pipeline import PlateIndex
+from platesearch.store import IndexStore
+
+CONCURRENCY = (1, 8, 32)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(index_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [sys.executable, "-m", "platesearch", "serve", "--index", str(index_dir), "--port", str(port)]
+    server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+def load(url: str, plates: list[str], clients: int, requests: int) -> list[float]:
+    """Seconds per request, `requests` in all, spread over `clients` threads."""
+    seconds: list[float] = []
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        mine = []
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for n in range(number, requests, clients):
+                started = time.perf_counter()
+                response = http.get("/api/search", params={"q": plates[n % len(plates)], "k": 10})
+                mine.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+        with lock:
+            seconds.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return seconds
+
+
+def measure(name: str, index_dir: Path, plates: list[str], requests: int) -> None:
+    server, url = start_server(index_dir)
+    try:
+        load(url, plates, 1, 20)  # warm-up
+        for clients in CONCURRENCY:
+            started = time.perf_counter()
+            ms = np.array(load(url, plates, clients, requests)) * 1000
+            rate = requests / (time.perf_counter() - started)
+            print(
+                f"| {name} | {clients} | {np.percentile(ms, 50):.1f} / {np.percentile(ms, 99):.1f} | {rate:.0f} |",
+                flush=True,
+            )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--crops-index", type=Path, default=Path("runs/serve-us-crops"))
+    parser.add_argument("--simulated", type=int, default=1_000_000, help="crops in the simulated index (0: skip)")
+    parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
+    args = parser.parse_args()
+    dataset = load_dataset(SHARED / "openalpr-us-crops")
+    plates = sorted(set(dataset.plates))
+    if not args.crops_index.exists():
+        with PlateIndex.create(args.crops_index) as plate_index:
+            plate_index.add([item.path for item in dataset.items], crops=True, workers=None)
+    print("| index | clients | /api/search p50 / p99 (ms) | requests/s |")
+    print("|---|---|---|---|")
+    with PlateIndex.open(args.crops_index) as plate_index:
+        crops = plate_index.stats()["crops"]
+    measure(f"US crops ({crops:,} crops)", args.crops_index, plates, args.requests)
+    if args.simulated:
+        rng = np.random.default_rng(7)
+        base, texts, _ = sources(4000, rng)
+        work = Path(tempfile.mkdtemp(prefix="platesearch-serve-"))
+        try:
+            store = IndexStore.create_or_open(work / "index", PlateIndex.manifest_for(default_embedder()))
+            grow(store, args.simulated, base, texts, rng)
+            store.close()
+            measure(f"simulated ({args.simulated:,} crops)", work / "index", plates, args.requests)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""`platesearch serve`: one long-running reader of an index behind a JSON API and a web page.
+
+The model loads once; each request first picks up what a concurrent `platesearch index`
+committed (`PlateIndex.refresh`). Queries run one at a time (the model and the catalog
+connection are shared), which on 2 cores costs little: a query is milliseconds.
+Images are served by crop id only, for crops in the index; a client never names a path.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from platesearch.media import ImageReadError, read_image
+from platesearch.pipeline import PlateIndex
+from platesearch.plates import PlateTextError
+from platesearch.render import render_plate
+from platesearch.scoring import DEFAULT_SEARCH_METHOD
+from platesearch.search import SearchError
+
+MAX_K = 100
+THUMBNAIL_SIDE = 640  # longest side of the photo with its box
+CROP_MARGIN = 0.15  # of the box's height, around the served crop
+ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+
+
+class ApiError(Exception):
+    """A request this server refuses: answered as {"error": message} with `status`."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _png(image: np.ndarray) -> Response:
+    return Response(cv2.imencode(".png", image)[1].tobytes(), media_type="image/png")
+
+
+def _jpeg(image: np.ndarray) -> Response:
+    return Response(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes(), media_type="image/jpeg")
+
+
+def _asset(name: str) -> str:
+    return resources.files("platesearch").joinpath("web", name).read_text(encoding="utf-8")
+
+
+def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
+    """The API and page over an open (read-only) index; with `token`, /api needs `Authorization: Bearer <token>`."""
+    app = FastAPI(
+        title="platesearch",
+        summary="Find photos of a licence plate from its text.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    lock = threading.Lock()
+
+    @app.exception_handler(ApiError)
+    def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        if any(e["loc"][0] == "path" for e in error.errors()):  # e.g. a crop id that is not a number
+            return JSONResponse({"error": "not found"}, status_code=404)
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in error.errors())
+        return JSONResponse({"error": problems}, status_code=400)
+
+    @app.exception_handler(404)
+    def not_found(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"error": "not found"}, status_code=404)
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):
+        if token is not None and request.url.path.startswith("/api/") and request.url.path != "/api/health":
+            supplied = request.headers.get("authorization", "")
+            if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+                return JSONResponse({"error": "this server needs its token: Authorization: Bearer <token>"}, 401)
+        return await call_next(request)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return _asset("index.html")
+
+    @app.get("/assets/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        if name not in ASSETS:
+            raise ApiError("not found", 404)
+        return Response(_asset(name), media_type=ASSETS[name])
+
+    @app.get("/api/health")
+    def health() -> dict:
+        """Up and serving (needs no token)."""
+        return {"ok": True}
+
+    @app.get("/api/search")
+    def search(q: str, k: int = 10, method: str = DEFAULT_SEARCH_METHOD) -> list[dict]:
+        """The k photos most likely to show plate `q`, best first: the rows of `query --json`
+        ({rank, path, score, box[, reading, ocr_confidence]}) plus `crop_id`, the id of the
+        matched crop for /api/crops/{crop_id}.png and /api/photos/{crop_id}.jpg."""
+        if not 1 <= k <= MAX_K:
+            raise ApiError(f"k must be between 1 and {MAX_K}, got {k}")
+        with lock:
+            plate_index.refresh()
+            try:
+                results = plate_index.search(q, k=k, method=method)
+            except (PlateTextError, SearchError, ValueError) as error:
+                raise ApiError(str(error)) from None
+        return [{**result.to_json(), "crop_id": result.crop_id} for result in results]
+
+    @app.get("/api/stats")
+    def stats() -> dict:
+        """What `platesearch stats` prints, and the files that failed."""
+        with lock:
+            plate_index.refresh()
+            return {**plate_index.stats(), "failures": [{"path": p, "reason": r} for p, r in plate_index.failures()]}
+
+    @app.get("/api/render", responses={200: {"content": {"image/png": {}}}})
+    def render(q: str) -> Response:
+        """The synthetic plate a query is embedded from (PNG)."""
+        try:
+            return _png(render_plate(q))
+        except PlateTextError as error:
+            raise ApiError(str(error)) from None
+
+    def photo_and_box(crop_id: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        with lock:
+            crop = plate_index.crop(crop_id)
+        if crop is None:
+            raise ApiError(f"no crop {crop_id} in this index", 404)
+        try:
+            return read_image(crop.photo_path), crop.box
+        except ImageReadError:
+            raise ApiError(f"the photo of crop {crop_id} cannot be read any more", 404) from None
+
+    @app.get("/api/crops/{crop_id}.png", responses={200: {"content": {"image/png": {}}}})
+    def crop_image(crop_id: int) -> Response:
+        """The matched region of a photo, with a small margin (PNG)."""
+        photo, (x, y, w, h) = photo_and_box(crop_id)
+        m = int(CROP_MARGIN * h)
+        return _png(photo[max(0, y - m) : y + h + m, max(0, x - m) : x + w + m])
+
+    @app.get("/api/photos/{crop_id}.jpg", responses={200: {"content": {"image/jpeg": {}}}})
+    def photo_image(crop_id: int) -> Response:
+        """The photo of a crop with the crop's box drawn, at most 640 pixels on its longest side (JPEG)."""
+        photo, (x, y, w, h) = photo_and_box(crop_id)
+        scale = min(1.0, THUMBNAIL_SIDE / max(photo.shape[:2]))
+        thumbnail = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else photo
+        corner = (int(x * scale), int(y * scale))
+        cv2.rectangle(thumbnail, corner, (int((x + w) * scale), int((y + h) * scale)), (0, 0, 255), 2)
+        return _jpeg(thumbnail)
+
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def serve(index_dir: Path, host: str, port: int, token: str | None) -> None:
+    """Open the index (the model loads now, once) and serve until interrupted."""
+    import uvicorn
+
+    with PlateIndex.open(index_dir) as plate_index:
+        plate_index.warm_up()  # the model loads now, not during the first request
+        uvicorn.run(create_app(plate_index, token), host=host, port=port, log_level="warning")

@@ -1,0 +1,198 @@
+"""`platesearch serve`: the JSON API on the bundled sample (test client) and the page in headless Chromium."""
+
+import json
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from platesearch.cli.main import app as cli
+from platesearch.datasets import load_dataset
+from platesearch.pipeline import PlateIndex
+from platesearch.server import MAX_K, create_app, is_loopback
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def sample_index(tmp_path_factory, sample):
+    """The sample crops (read by OCR) and photos in one index."""
+    directory = tmp_path_factory.mktemp("serve") / "index"
+    with PlateIndex.create(directory) as plate_index:
+        plate_index.add([sample / "crops" / "images"], crops=True)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def client(sample_index):
+    with PlateIndex.open(sample_index) as plate_index:
+        yield TestClient(create_app(plate_index))
+
+
+def first_crop(sample: Path):
+    return load_dataset(sample / "crops").items[0]
+
+
+def test_search_returns_the_rows_of_query_json(client, sample_index, sample):
+    item = first_crop(sample)
+    response = client.get("/api/search", params={"q": item.plate, "k": 3})
+    assert response.status_code == 200
+    rows = response.json()
+    cli_rows = json.loads(CliRunner().invoke(cli, ["query", item.plate, "--index", str(sample_index), "--json"]).stdout)
+    assert [{k: v for k, v in row.items() if k != "crop_id"} for row in rows] == cli_rows
+    assert rows[0]["path"] == str(item.path.absolute()) and all(isinstance(row["crop_id"], int) for row in rows)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": ""},
+        {"q": "AB#12"},
+        {"q": "A" * 13},
+        {"q": "AB1234", "k": 0},
+        {"q": "AB1234", "k": MAX_K + 1},
+        {"q": "AB1234", "k": "many"},
+        {"q": "AB1234", "method": "cosine"},
+        {},
+    ],
+)
+def test_bad_searches_are_400_with_an_error(client, params):
+    response = client.get("/api/search", params=params)
+    assert response.status_code == 400 and isinstance(response.json()["error"], str) and response.json()["error"]
+
+
+def test_stats(client):
+    stats = client.get("/api/stats").json()
+    assert stats["photos"] == 30 and stats["crops"] == stats["vectors"] == 30 and stats["failures"] == []
+
+
+def test_images_of_a_result_are_served_by_crop_id(client, sample):
+    crop_id = client.get("/api/search", params={"q": first_crop(sample).plate, "k": 1}).json()[0]["crop_id"]
+    crop = client.get(f"/api/crops/{crop_id}.png")
+    photo = client.get(f"/api/photos/{crop_id}.jpg")
+    assert crop.status_code == 200 and crop.headers["content-type"] == "image/png" and crop.content[:4] == b"\x89PNG"
+    assert (
+        photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg" and photo.content[:2] == b"\xff\xd8"
+    )
+    render = client.get("/api/render", params={"q": "AB1234"})
+    assert render.status_code == 200 and render.content[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/crops/999999.png",
+        "/api/photos/-1.jpg",
+        "/api/crops/..%2F..%2F..%2Fetc%2Fpasswd.png",
+        "/api/photos/%2Fetc%2Fpasswd.jpg",
+        "/assets/..%2Fserver.py",
+        "/assets/",
+        "/assets/index.html.bak",
+        "/etc/passwd",
+        "/api/",
+    ],
+)
+def test_nothing_but_indexed_crops_and_the_page_assets_is_served(client, url):
+    response = client.get(url)
+    assert response.status_code == 404, url
+    assert b"root:" not in response.content
+
+
+def test_page_and_assets(client):
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="plate"' in page.text and "http" not in page.text.replace('"http-equiv', "")
+    for name, kind in (("app.js", "javascript"), ("style.css", "css")):
+        response = client.get(f"/assets/{name}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+    assert client.get("/api/openapi.json").json()["paths"].keys() >= {"/api/search", "/api/stats"}
+
+
+def test_a_token_guards_the_api(sample_index):
+    with PlateIndex.open(sample_index) as plate_index:
+        guarded = TestClient(create_app(plate_index, token="s3cret"))
+        assert guarded.get("/api/stats").status_code == 401
+        assert guarded.get("/api/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert guarded.get("/api/stats", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert guarded.get("/api/health").status_code == 200 and guarded.get("/").status_code == 200
+
+
+def test_a_running_server_sees_what_a_writer_commits(tmp_path, sample):
+    images = sorted((sample / "crops" / "images").iterdir())
+    directory = tmp_path / "index"
+    with PlateIndex.create(directory) as writer:
+        writer.add(images[:5], crops=True, ocr=False)
+    with PlateIndex.open(directory) as reader:
+        client = TestClient(create_app(reader))
+        assert client.get("/api/stats").json()["photos"] == 5
+        with PlateIndex.create(directory) as writer:
+            writer.add(images[5:8], crops=True, ocr=False)
+        assert client.get("/api/stats").json()["photos"] == 8
+        plate = next(i.plate for i in load_dataset(sample / "crops").items if i.path.name == images[6].name)
+        found = client.get("/api/search", params={"q": plate, "k": 8, "method": "embedding"}).json()
+        assert str(images[6]) in [row["path"] for row in found]
+
+
+def test_only_loopback_counts_as_local():
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install -y chromium; .ci/run does)")
+def test_the_page_in_headless_chromium(sample_index, sample, tmp_path):
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    item = first_crop(sample)
+    port = free_port()
+    with PlateIndex.open(sample_index) as plate_index:
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(plate_index), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.time() + 30
+            while not server.started and time.time() < deadline:
+                time.sleep(0.05)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM,
+                    args=[
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                    ],
+                )
+                page = browser.new_page(viewport={"width": 420, "height": 900})  # a phone's width
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.keyboard.type(item.plate.lower())  # the box has the focus
+                page.keyboard.press("Enter")
+                page.wait_for_selector(".card .path")
+                first = page.locator(".card").first
+                assert first.locator(".path").inner_text() == str(item.path.absolute())
+                page.wait_for_function(
+                    "document.querySelectorAll('.card img.crop[src], .card img.photo[src]').length >= 2"
+                )
+                page.wait_for_function(
+                    "[...document.querySelectorAll('.card:first-child img')].every(i => i.complete && i.naturalWidth > 0)"
+                )
+                assert page.locator("#render").evaluate(
+                    "i => i.complete && i.naturalWidth > 0 || new Promise(r => i.onload = () => r(i.naturalWidth > 0))"
+                )
+                page.screenshot(path=str(tmp_path / "page.png"))
+                browser.close()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)

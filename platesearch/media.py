@@ -39,9 +39,10 @@ def iter_image_files(
 ) -> Iterator[Path]:
     """Image files under `paths` (files as given, folders recursively), absolute, sorted per folder.
 
-    Symbolic-link loops are walked once. Folders that cannot be listed are skipped and, if
-    `unreadable` is given, appended to it as (folder, reason); files in folders that are not
-    images are counted by suffix in `not_images`, if given.
+    Symbolic-link loops are walked once. Folders that cannot be listed, and image names that
+    are not regular files (pipes, devices) or not valid UTF-8, are skipped and, if `unreadable`
+    is given, appended to it as (path, reason); files in folders that are not images are
+    counted by suffix in `not_images`, if given.
     """
 
     def note_unreadable(error: OSError) -> None:
@@ -51,8 +52,12 @@ def iter_image_files(
     seen_dirs: set[Path] = set()
     for root in paths:
         root = absolute_path(root)
-        if root.is_file() or not root.exists():
-            yield root  # a missing file is reported by the indexer, not silently dropped
+        if not root.is_dir():
+            reason = _not_indexable(root) if root.exists() else None
+            if reason is None:
+                yield root  # a file, or a missing one: the indexer reports it, never drops it silently
+            elif unreadable is not None:
+                unreadable.append((ascii(str(root)), reason))
             continue
         for folder, subdirs, files in os.walk(root, followlinks=True, onerror=note_unreadable):
             real = Path(folder).resolve()
@@ -63,10 +68,26 @@ def iter_image_files(
             subdirs.sort()
             for name in sorted(files):
                 suffix = Path(name).suffix.lower()
+                path = Path(folder) / name
                 if suffix in IMAGE_SUFFIXES:
-                    yield Path(folder) / name
+                    reason = _not_indexable(path)
+                    if reason is None:
+                        yield path
+                    elif unreadable is not None:
+                        unreadable.append((ascii(str(path)), reason))
                 elif not_images is not None:
                     not_images[suffix or "(no suffix)"] = not_images.get(suffix or "(no suffix)", 0) + 1
+
+
+def _not_indexable(path: Path) -> str | None:
+    """Why an existing path cannot be indexed (None if it can)."""
+    if not path.is_file():  # a FIFO or a link to a device would hang the decoder
+        return "not a regular file (a pipe, device or socket)"
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # the file system allows it; the catalog (UTF-8 text) cannot store it
+        return "the file name is not valid UTF-8: rename the file"
+    return None
 
 
 def file_sha256(path: Path) -> str:

@@ -58,14 +58,20 @@ class PlateIndex:
 
     @classmethod
     def create(
-        cls, directory: Path | str, embedder: PlateEmbedder | None = None, vector_index: str | None = None
+        cls,
+        directory: Path | str,
+        embedder: PlateEmbedder | None = None,
+        vector_index: str | None = None,
+        existing_only: bool = False,
     ) -> PlateIndex:
         """Open an index for writing, creating it if needed (one writer at a time).
 
         vector_index: "exact", "ivf" or "auto" (exact up to vectors.AUTO_IVF_THRESHOLD crops);
-        None keeps the index's current choice ("auto" for a new one).
+        None keeps the index's current choice ("auto" for a new one). `existing_only`: refuse
+        a folder that is not an index yet (for changes to an index, such as remove).
         """
-        plate_index = cls(IndexStore.create_or_open(directory, cls.manifest_for(embedder)), embedder)
+        store = IndexStore.create_or_open(directory, cls.manifest_for(embedder), existing_only)
+        plate_index = cls(store, embedder)
         if vector_index is not None:
             plate_index.set_vector_index(vector_index)
         return plate_index
@@ -100,7 +106,7 @@ class PlateIndex:
 
     def add(
         self,
-        paths: Iterable[Path | str],
+        paths: Iterable[Path | str] | Path | str,
         crops: bool = False,
         ocr: bool = True,
         progress: Progress | None = None,
@@ -122,15 +128,18 @@ class PlateIndex:
         512 is about 1.5x faster on 1280x720 photos with the same recall, see BENCHMARKS.md).
         `stop`: once set, the run ends after the file at hand; what is done stays committed.
         """
-        unreadable_folders: list[tuple[str, str]] = []
+        self.store.check_writable()
+        if isinstance(paths, str | Path):  # one path, not the characters of its name
+            paths = [paths]
+        unreadable: list[tuple[str, str]] = []
         not_images: dict[str, int] = {}
-        files = list(iter_image_files(paths, unreadable_folders, not_images))
+        files = list(iter_image_files(paths, unreadable, not_images))
         if workers is None:
             workers = DEFAULT_WORKERS if len(files) >= PARALLEL_MIN_FILES else 0
         preparer = Preparer(crops, ocr, self.max_pixels, detector_max_side)
         ingest = Ingest(self.store, lambda images: self.embedder.embed(images), self._dim(), progress)
         report = ingest.run(files, preparer, workers, stop)
-        report.failed += unreadable_folders  # reported, not recorded: a folder is not a photo
+        report.failed += unreadable  # reported, not recorded: folders, pipes, names the catalog cannot store
         report.not_images = not_images
         return report
 

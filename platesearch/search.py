@@ -42,6 +42,10 @@ def search_store(
     refuses "ocr".
     """
     check_method(method)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive whole number, got {k!r}")
+    if not 0.0 <= ocr_weight <= 1.0:
+        raise ValueError(f"ocr_weight must be between 0 and 1, got {ocr_weight}")
     if method != "embedding" and store.vectors.ntotal and not store.catalog.has_readings():
         if method == "ocr":
             raise SearchError(

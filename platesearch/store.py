@@ -78,6 +78,7 @@ class IndexStore:
     def __init__(self, directory: Path, manifest: IndexManifest, writable: bool) -> None:
         self.directory = directory
         self.manifest = manifest
+        self.writable = writable
         self._lock_handle = None
         if writable:
             self._acquire_write_lock()
@@ -88,10 +89,15 @@ class IndexStore:
 
     # -- opening
     @classmethod
-    def create_or_open(cls, directory: Path | str, manifest: IndexManifest) -> IndexStore:
-        """Open for writing, creating the directory if needed; refuses another model's index."""
+    def create_or_open(cls, directory: Path | str, manifest: IndexManifest, existing_only: bool = False) -> IndexStore:
+        """Open for writing, creating the directory if needed (not with `existing_only`);
+        refuses another model's index."""
         directory = Path(directory)
         path = directory / MANIFEST
+        if directory.exists() and not directory.is_dir():
+            raise IndexStoreError(f"{directory} is a file, not an index folder: give --index a folder")
+        if existing_only and not path.exists():
+            read_manifest(directory)  # raises: not an index
         if directory.is_dir() and not path.exists() and any(f.name not in OWN_FILES for f in directory.iterdir()):
             # e.g. `index --index photos/ my-index`: never turn a user's folder into an index
             raise IndexStoreError(
@@ -155,6 +161,11 @@ class IndexStore:
         path = self.directory / VECTORS
         if path.exists():
             vectors = faiss.read_index(str(path))
+        elif committed:
+            raise IndexStoreError(
+                f"the index at {self.directory} is damaged: its catalog lists {len(committed)} crops but "
+                f"{VECTORS} is missing. Index the photos again into a new folder."
+            )
         else:
             vectors = vector_search.new_exact(self.manifest.embedding_dim)
         stored = set(vector_search.stored_ids(vectors).tolist())
@@ -220,6 +231,12 @@ class IndexStore:
         }
 
     # -- writing
+    def check_writable(self) -> None:
+        if not self.writable:
+            raise IndexStoreError(
+                f"the index at {self.directory} was opened read-only: open it for writing to change it"
+            )
+
     def add_batch(
         self, photos: list[PhotoRow], vectors: np.ndarray, failed: list[tuple[str, str]], seconds: dict[str, float]
     ) -> None:
@@ -230,6 +247,7 @@ class IndexStore:
         vectors that the next open drops. The time of both steps accumulates in `seconds`
         under "add" and "commit".
         """
+        self.check_writable()
         started = time.perf_counter()
         next_id = self.catalog.next_crop_id()
         crop_ids = np.arange(next_id, next_id + len(vectors), dtype=np.int64)
@@ -250,6 +268,7 @@ class IndexStore:
 
     def remove(self, paths: list[str]) -> int:
         """Forget photos and their crops; returns how many photos were removed."""
+        self.check_writable()
         crop_ids = self.catalog.crop_ids_of(paths)
         removed = self.catalog.remove(paths)
         if crop_ids:
@@ -261,6 +280,7 @@ class IndexStore:
 
     def set_vector_index(self, choice: str) -> None:
         """Choose exact, IVF or automatic vector search and convert now; no re-embedding needed."""
+        self.check_writable()
         vector_search.wanted_kind(choice, 0)  # validates the choice
         self.manifest = replace(self.manifest, vector_index=choice)
         if self._rebuild_vectors_if_needed():

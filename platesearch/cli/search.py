@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +49,12 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _positive_finite(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise typer.BadParameter(f"must be a positive number, got {value}")
+    return value
+
+
 def index_errors():
     from platesearch.model import ModelError
     from platesearch.store import IndexStoreError
@@ -70,7 +77,10 @@ def index(
         ),
     ] = True,
     max_megapixels: Annotated[
-        float, typer.Option("--max-megapixels", help="Refuse images declaring more pixels than this.")
+        float,
+        typer.Option(
+            "--max-megapixels", callback=_positive_finite, help="Refuse images declaring more pixels than this."
+        ),
     ] = DEFAULT_MAX_PIXELS / 1e6,
     vector_index: Annotated[
         VectorIndexChoice | None, typer.Option("--vector-index", help=VECTOR_INDEX_HELP + " Default: keep.")
@@ -220,7 +230,7 @@ def convert(
     """Switch an index between exact and approximate (IVF) vector search."""
     from platesearch.pipeline import PlateIndex
 
-    with index_errors(), PlateIndex.create(index_dir) as plate_index:
+    with index_errors(), PlateIndex.create(index_dir, existing_only=True) as plate_index:
         plate_index.set_vector_index(to.value)
         stats = plate_index.stats()
     typer.echo(f"{stats['vectors']} vectors, vector index: {stats['vector_index']}")
@@ -233,7 +243,7 @@ def remove(
     """Remove photos and their crops from an index."""
     from platesearch.pipeline import PlateIndex
 
-    with index_errors(), PlateIndex.create(index_dir) as plate_index:
+    with index_errors(), PlateIndex.create(index_dir, existing_only=True) as plate_index:
         unknown = [path for path in paths if not plate_index.contains(path)]
         removed = plate_index.remove(paths)
     typer.echo(f"removed {removed} of {_count(len(paths), 'photo')}")

@@ -1,0 +1,104 @@
+"""Hostile files and misuse (issue #19): nothing hangs, nothing is lost, nothing crashes with a traceback.
+
+Each case builds its odd file in a temporary folder, or skips with the reason the machine cannot.
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from platesearch.cli.main import app
+from platesearch.pipeline import PlateIndex
+from platesearch.store import IndexStoreError
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def three_crops(tmp_path, sample):
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for path in sorted((sample / "crops" / "images").iterdir())[:3]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def index_crops(paths, directory):
+    with PlateIndex.create(directory) as plate_index:
+        return plate_index.add(paths, crops=True, ocr=False)
+
+
+def test_a_name_that_is_not_utf8_is_skipped_and_its_neighbours_indexed(three_crops, tmp_path):
+    if sys.platform == "darwin":
+        pytest.skip("macOS file systems refuse names that are not UTF-8")
+    odd = os.path.join(os.fsencode(three_crops), b"caf\xe9.png")
+    shutil.copy(next(three_crops.iterdir()), odd.decode("utf-8", "surrogateescape"))
+    report = index_crops([three_crops], tmp_path / "index")
+    assert report.indexed == 3 and len(report.failed) == 1 and "not valid UTF-8" in report.failed[0][1]
+    assert index_crops([three_crops], tmp_path / "index").skipped == 3  # a rerun does not crash either
+
+
+def test_a_fifo_and_a_link_to_a_device_are_skipped_not_waited_for(three_crops, tmp_path):
+    if not hasattr(os, "mkfifo") or not Path("/dev/zero").exists():
+        pytest.skip("needs FIFOs and /dev/zero")
+    os.mkfifo(three_crops / "pipe.png")
+    (three_crops / "zero.jpg").symlink_to("/dev/zero")
+    report = index_crops([three_crops, three_crops / "pipe.png"], tmp_path / "index")
+    assert report.indexed == 3
+    assert sorted(reason for _, reason in report.failed) == ["not a regular file (a pipe, device or socket)"] * 3
+
+
+def test_a_single_path_is_one_path_not_its_characters(three_crops, tmp_path):
+    one = next(three_crops.iterdir())
+    assert index_crops(str(one), tmp_path / "index").indexed == 1
+
+
+def test_a_read_only_handle_refuses_to_write(three_crops, tmp_path):
+    index_crops([three_crops], tmp_path / "index")
+    with PlateIndex.open(tmp_path / "index") as reader:
+        with pytest.raises(IndexStoreError, match="read-only"):
+            reader.add([three_crops], crops=True, ocr=False)
+        with pytest.raises(IndexStoreError, match="read-only"):
+            reader.remove([next(three_crops.iterdir())])
+        with pytest.raises(IndexStoreError, match="read-only"):
+            reader.set_vector_index("ivf")
+
+
+def test_a_missing_vectors_file_is_reported_as_damage(three_crops, tmp_path):
+    index_crops([three_crops], tmp_path / "index")
+    (tmp_path / "index" / "vectors.faiss").unlink()
+    result = runner.invoke(app, ["query", "AB1234", "--index", str(tmp_path / "index")])
+    assert result.exit_code == 2 and "damaged" in result.output and "vectors.faiss is missing" in result.output
+
+
+@pytest.mark.parametrize("verb", [["remove", "/x.jpg"], ["convert", "--to", "ivf"]])
+def test_changing_verbs_refuse_a_mistyped_index(tmp_path, verb):
+    result = runner.invoke(app, [*verb, "--index", str(tmp_path / "typo")])
+    assert result.exit_code == 2 and "not a platesearch index" in result.output
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "-5", "0", "inf"])
+def test_bad_pixel_limits_are_refused(tmp_path, value):
+    result = runner.invoke(app, ["index", str(tmp_path), "--index", str(tmp_path / "i"), "--max-megapixels", value])
+    assert result.exit_code == 2 and "positive number" in result.output
+
+
+def test_an_index_option_naming_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, ["index", str(tmp_path), "--index", str(tmp_path / "file")])
+    assert result.exit_code == 2 and "is a file, not an index folder" in result.output
+
+
+def test_search_arguments_are_validated(three_crops, tmp_path):
+    index_crops([three_crops], tmp_path / "index")
+    with PlateIndex.open(tmp_path / "index") as plate_index:
+        for k in (0, -1, 2.5):
+            with pytest.raises(ValueError, match="k must be"):
+                plate_index.search("AB1234", k=k)
+        with pytest.raises(ValueError, match="ocr_weight"):
+            plate_index.search("AB1234", ocr_weight=5)

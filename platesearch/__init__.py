@@ -17,8 +17,11 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from platesearch.runtime import keep_library_files_in_cache
+
 # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) says nothing a user can act on.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+keep_library_files_in_cache()
 
 try:
     __version__ = version("platesearch")

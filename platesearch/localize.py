@@ -23,7 +23,7 @@ from platesearch.binarize import to_gray
 from platesearch.config import plate_rules
 from platesearch.metrics import box_iou
 from platesearch.plates import matching_formats
-from platesearch.runtime import configure_torch
+from platesearch.runtime import cache_dir, configure_torch
 from platesearch.textmatch import join_readings
 
 DEFAULT_MAX_SIDE = 640  # detector canvas (longest side); 640 kept recall of 960 at half the time: BENCHMARKS.md
@@ -137,7 +137,14 @@ def get_reader():
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
     import easyocr
 
-    return easyocr.Reader(["en"], gpu=False, model_storage_directory=model_dir, download_enabled=False, verbose=False)
+    return easyocr.Reader(
+        ["en"],
+        gpu=False,
+        model_storage_directory=model_dir,
+        user_network_directory=str(cache_dir() / "easyocr-user-network"),  # it creates this folder
+        download_enabled=False,
+        verbose=False,
+    )
 
 
 def _plate_chars(text: str) -> str:

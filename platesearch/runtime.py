@@ -14,8 +14,25 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 THREADS_VARIABLE = "PLATESEARCH_THREADS"
+
+
+def cache_dir() -> Path:
+    """The one folder outside an index that platesearch's libraries may write to:
+    $PLATESEARCH_CACHE, else $XDG_CACHE_HOME/platesearch, else ~/.cache/platesearch."""
+    if os.environ.get("PLATESEARCH_CACHE"):
+        return Path(os.environ["PLATESEARCH_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "platesearch"
+
+
+def keep_library_files_in_cache() -> None:
+    """Keras (keras.json) and matplotlib (font cache) write their own files on first use;
+    point them into `cache_dir()` unless the user chose a place. EasyOCR's is set where its
+    reader is made (localize.get_reader)."""
+    os.environ.setdefault("KERAS_HOME", str(cache_dir() / "keras"))
+    os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
 
 
 def thread_budget(threads: int | None = None) -> int:

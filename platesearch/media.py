@@ -117,6 +117,20 @@ class ImageWriteError(OSError):
     """An image could not be written: the message names the file and what to change."""
 
 
+FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
+def check_figure_path(path: Path | str) -> Path:
+    """A figure's output path, checked before drawing: its folder exists and its suffix is one
+    matplotlib writes (it would otherwise add ".png" silently, or fail after the work)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ImageWriteError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ImageWriteError(f"cannot write {path}: give it one of the suffixes {', '.join(FIGURE_SUFFIXES)}")
+    return path
+
+
 def write_image(path: Path | str, image: np.ndarray) -> Path:
     """Write an image (the format from the name's suffix), or raise one clear error: OpenCV
     itself returns False for a missing folder and raises its own error for an unknown suffix."""
@@ -136,10 +150,16 @@ def write_image(path: Path | str, image: np.ndarray) -> Path:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB from any PIL mode: 16-bit and float are rescaled, alpha composited on white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
-        return Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8)).convert("RGB")
+    if image.mode.startswith("I;16"):  # integer shift: no float copy of a large image
+        return Image.fromarray((np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)).convert("RGB")
+    if image.mode in ("I", "F"):
+        values = np.array(image, dtype=np.float32)
+        peak = float(values.max()) if values.size else 0.0
+        top = (
+            1.0 if image.mode == "F" and peak <= 1.0 else 65535.0 if peak > 255 else 255.0
+        )  # float TIFFs are often 0..1
+        np.multiply(values, 255.0 / top, out=values)
+        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8)).convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

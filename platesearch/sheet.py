@@ -8,13 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from platesearch.media import ImageReadError, read_image
+from platesearch.media import ImageReadError, check_figure_path, read_image
 from platesearch.records import SearchResult
 from platesearch.render import render_plate
 
 
 def draw_sheet(query: str, results: Sequence[SearchResult], out: Path, title: str | None = None) -> Path:
     """Write a PNG a person can read at a glance: query render on top, one row per result."""
+    out = check_figure_path(out)
     import matplotlib
 
     matplotlib.use("Agg")

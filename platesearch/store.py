@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -64,12 +65,21 @@ class IndexManifest:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all. The temporary file is created afresh, never through a
+    link planted in its place; on any error (a full disk) it is removed and the old file stays."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class IndexStore:
@@ -80,12 +90,24 @@ class IndexStore:
         self.manifest = manifest
         self.writable = writable
         self._lock_handle = None
+        linked = [name for name in (MANIFEST, CATALOG, VECTORS, LOCK) if (directory / name).is_symlink()]
+        if linked:  # a planted link would send writes outside the index, or answers from another index
+            raise IndexStoreError(f"{directory} is not a safe index: {', '.join(linked)} is a symbolic link")
         if writable:
             self._acquire_write_lock()
         self.signature = self.files_signature()  # before loading: a write meanwhile shows as a change
-        self.catalog = Catalog(directory / CATALOG, writable)
-        self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
-        self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable))
+        try:
+            self.catalog = Catalog(directory / CATALOG, writable)
+            self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
+            self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable))
+        except (sqlite3.DatabaseError, RuntimeError) as error:  # faiss raises RuntimeError on a bad file
+            if isinstance(error, IndexStoreError):
+                raise
+            self.close()
+            raise IndexStoreError(
+                f"the index at {directory} is damaged ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+                "index the photos again into a new folder"
+            ) from None
 
     # -- opening
     @classmethod
@@ -186,7 +208,8 @@ class IndexStore:
         _atomic_write_bytes(self.directory / VECTORS, faiss.serialize_index(self.vectors).tobytes())
 
     def close(self) -> None:
-        self.catalog.close()
+        if hasattr(self, "catalog"):
+            self.catalog.close()
         if self._lock_handle is not None:
             fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
             self._lock_handle.close()
@@ -302,5 +325,13 @@ def read_manifest(directory: Path) -> IndexManifest:
         raise IndexStoreError(
             f"{directory} is not a platesearch index ({MANIFEST} is missing); create one with `platesearch index`"
         )
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return IndexManifest(**data)
+    try:
+        manifest = IndexManifest(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as error:  # not JSON, or not the fields of a manifest
+        raise IndexStoreError(f"{path} is damaged ({error}); index the photos again into a new folder") from None
+    if manifest.format_version > FORMAT_VERSION:
+        raise IndexStoreError(
+            f"the index at {directory} has format {manifest.format_version}, newer than this platesearch "
+            f"understands ({FORMAT_VERSION}): upgrade platesearch"
+        )
+    return manifest

@@ -102,3 +102,80 @@ def test_search_arguments_are_validated(three_crops, tmp_path):
                 plate_index.search("AB1234", k=k)
         with pytest.raises(ValueError, match="ocr_weight"):
             plate_index.search("AB1234", ocr_weight=5)
+
+
+def test_a_planted_link_at_the_temporary_vectors_file_is_not_followed(three_crops, tmp_path):
+    index_crops(sorted(three_crops.iterdir())[:1], tmp_path / "index")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "index" / "vectors.faiss.tmp").symlink_to(victim)
+    index_crops([three_crops], tmp_path / "index")
+    assert victim.read_text() == "keep me"
+    assert not (tmp_path / "index" / "vectors.faiss.tmp").exists()
+
+
+@pytest.mark.parametrize("name", ["vectors.faiss", "catalog.sqlite", "manifest.json", "write.lock"])
+def test_symlinked_index_files_are_refused(three_crops, tmp_path, name):
+    index_crops([three_crops], tmp_path / "index")
+    index_crops(sorted(three_crops.iterdir())[:1], tmp_path / "other")
+    target = tmp_path / "index" / name
+    if not target.exists():
+        target.write_text("")
+    moved = tmp_path / f"elsewhere-{name}"
+    shutil.move(target, moved)
+    target.symlink_to(moved)
+    result = runner.invoke(app, ["stats", "--index", str(tmp_path / "index")])
+    assert result.exit_code == 2 and "symbolic link" in result.output
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        ("catalog.sqlite", b"this is not a database" * 100),
+        ("vectors.faiss", b"\x00garbage" * 64),
+        ("manifest.json", b"{not json"),
+        ("manifest.json", b'{"model_sha256": "x"}'),
+    ],
+)
+def test_damaged_index_files_give_one_clear_error(three_crops, tmp_path, damage):
+    index_crops([three_crops], tmp_path / "index")
+    name, content = damage
+    (tmp_path / "index" / name).write_bytes(content)
+    for verb in (["stats"], ["query", "AB1234"], ["index", str(three_crops), "--crops"]):
+        result = runner.invoke(app, [*verb, "--index", str(tmp_path / "index")])
+        assert result.exit_code == 2 and "damaged" in result.output and "Traceback" not in result.output, result.output
+
+
+def test_an_index_from_a_newer_version_is_not_opened_or_rewritten(three_crops, tmp_path):
+    import json
+
+    index_crops([three_crops], tmp_path / "index")
+    manifest = tmp_path / "index" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 999}))
+    result = runner.invoke(app, ["index", str(three_crops), "--crops", "--index", str(tmp_path / "index")])
+    assert result.exit_code == 2 and "upgrade platesearch" in result.output
+    assert json.loads(manifest.read_text())["format_version"] == 999
+
+
+@pytest.mark.parametrize("name", ["sheet", "sheet.txt", "missing/sheet.png"])
+def test_a_sheet_path_that_cannot_be_written_is_refused_before_the_search(three_crops, tmp_path, name):
+    index_crops([three_crops], tmp_path / "index")
+    result = runner.invoke(
+        app, ["query", "AB1234", "--index", str(tmp_path / "index"), "--sheet", str(tmp_path / name)]
+    )
+    assert result.exit_code == 2 and "cannot write" in result.output
+    assert not (tmp_path / f"{name}.png").exists()
+
+
+def test_float_and_16_bit_images_keep_their_brightness(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from platesearch.media import read_image
+
+    ramp = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (16, 1))
+    Image.fromarray(ramp, mode="F").save(tmp_path / "unit.tif")
+    Image.fromarray((ramp * 65535).astype(np.uint16)).save(tmp_path / "deep.png")
+    for name in ("unit.tif", "deep.png"):
+        image = read_image(tmp_path / name)
+        assert image[:, -1].min() >= 250 and image[:, 0].max() <= 5, name

@@ -27,7 +27,7 @@ from platesearch.cli.errors import user_errors
 from platesearch.cli.options import DEFAULT_METHOD, IndexDir, SearchMethod, VectorIndexChoice
 from platesearch.config import AUTO_IVF_THRESHOLD
 from platesearch.localize import DEFAULT_MAX_SIDE
-from platesearch.media import DEFAULT_MAX_PIXELS, NOT_SUPPORTED
+from platesearch.media import DEFAULT_MAX_PIXELS, NOT_SUPPORTED, check_figure_path
 
 VECTOR_INDEX_HELP = (
     "Vector search: exact, ivf (approximate, for millions of crops) or auto (exact up to "
@@ -56,10 +56,12 @@ def _positive_finite(value: float) -> float:
 
 
 def index_errors():
+    from platesearch.media import ImageWriteError
     from platesearch.model import ModelError
+    from platesearch.search import SearchError
     from platesearch.store import IndexStoreError
 
-    return user_errors(IndexStoreError, ModelError)
+    return user_errors(IndexStoreError, ModelError, SearchError, ImageWriteError)
 
 
 def index(
@@ -185,6 +187,8 @@ def query(
     from platesearch.plates import PlateTextError
 
     with index_errors(), PlateIndex.open(index_dir) as plate_index:
+        if sheet is not None:
+            check_figure_path(sheet)  # before the search, not after it
         if method.value == "hybrid" and not plate_index.has_readings():
             console.print(
                 "note: this index holds no OCR readings (indexed with --no-ocr): ranked by the embedding alone"

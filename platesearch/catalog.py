@@ -6,6 +6,7 @@ in WAL mode, so readers query while one writer commits.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,7 +77,11 @@ class Catalog:
 
     def __init__(self, path: Path, writable: bool) -> None:
         # A reader may be used from several threads (a server), one at a time: its caller serializes.
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=writable)
+        if writable or (os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)):
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=writable)
+        else:  # a read-only mount or another user's index: SQLite could not even take its read lock
+            uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA foreign_keys = ON")
         if writable:
             self.db.execute("PRAGMA journal_mode = WAL")

@@ -179,3 +179,14 @@ def test_float_and_16_bit_images_keep_their_brightness(tmp_path):
     for name in ("unit.tif", "deep.png"):
         image = read_image(tmp_path / name)
         assert image[:, -1].min() >= 250 and image[:, 0].max() <= 5, name
+
+
+def test_an_index_the_user_may_only_read_answers_queries(three_crops, tmp_path, monkeypatch):
+    index_crops([three_crops], tmp_path / "index")
+    with PlateIndex.open(tmp_path / "index") as plate_index:
+        expected = [r.path for r in plate_index.search("AB1234", k=3, method="embedding")]
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: mode != os.W_OK
+    )  # as for a non-root reader of a read-only folder
+    with PlateIndex.open(tmp_path / "index") as plate_index:
+        assert [r.path for r in plate_index.search("AB1234", k=3, method="embedding")] == expected

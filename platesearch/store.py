@@ -85,7 +85,9 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 class IndexStore:
     """Vectors, catalog and manifest of one index directory."""
 
-    def __init__(self, directory: Path, manifest: IndexManifest, writable: bool) -> None:
+    def __init__(self, directory: Path, manifest: IndexManifest, writable: bool, repair: bool = False) -> None:
+        """`repair` (a writer, from `platesearch verify --repair`): accept a missing vectors file
+        and forget the photos it held, instead of refusing the damaged index."""
         self.directory = directory
         self.manifest = manifest
         self.writable = writable
@@ -99,14 +101,14 @@ class IndexStore:
         try:
             self.catalog = Catalog(directory / CATALOG, writable)
             self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
-            self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable))
+            self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable, repair))
         except (sqlite3.DatabaseError, RuntimeError) as error:  # faiss raises RuntimeError on a bad file
             if isinstance(error, IndexStoreError):
                 raise
             self.close()
             raise IndexStoreError(
                 f"the index at {directory} is damaged ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
-                "index the photos again into a new folder"
+                "platesearch verify tells what can be repaired"
             ) from None
 
     # -- opening
@@ -171,7 +173,7 @@ class IndexStore:
             ) from None
         self._lock_handle = handle
 
-    def _load_consistent_vectors(self, writable: bool) -> faiss.Index:
+    def _load_consistent_vectors(self, writable: bool, repair: bool = False) -> faiss.Index:
         """Load the vectors that belong to committed catalog rows.
 
         The catalog's crop ids are read first, in one snapshot, and the FAISS file after:
@@ -183,10 +185,10 @@ class IndexStore:
         path = self.directory / VECTORS
         if path.exists():
             vectors = faiss.read_index(str(path))
-        elif committed:
+        elif committed and not repair:
             raise IndexStoreError(
                 f"the index at {self.directory} is damaged: its catalog lists {len(committed)} crops but "
-                f"{VECTORS} is missing. Index the photos again into a new folder."
+                f"{VECTORS} is missing (platesearch verify --repair forgets those photos, to index them again)"
             )
         else:
             vectors = vector_search.new_exact(self.manifest.embedding_dim)
@@ -202,6 +204,8 @@ class IndexStore:
             missing = committed - stored  # not from our write order: a damaged or replaced vectors file
             if missing:
                 self.catalog.remove_photos_of_crops(missing)
+            if repair:
+                self._save_vectors()
         return vectors
 
     def _save_vectors(self) -> None:

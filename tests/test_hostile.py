@@ -190,3 +190,36 @@ def test_an_index_the_user_may_only_read_answers_queries(three_crops, tmp_path, 
     )  # as for a non-root reader of a read-only folder
     with PlateIndex.open(tmp_path / "index") as plate_index:
         assert [r.path for r in plate_index.search("AB1234", k=3, method="embedding")] == expected
+
+
+def test_verify_finds_and_repairs_a_replaced_vectors_file(three_crops, tmp_path):
+    index_crops([three_crops], tmp_path / "index")
+    assert runner.invoke(app, ["verify", "--index", str(tmp_path / "index")]).exit_code == 0
+    (tmp_path / "index" / "vectors.faiss").write_bytes(b"\x00garbage" * 64)
+    found = runner.invoke(app, ["verify", "--index", str(tmp_path / "index")])
+    assert found.exit_code == 1 and "cannot be read" in found.output and "--repair would" in found.output
+    repaired = runner.invoke(app, ["verify", "--index", str(tmp_path / "index"), "--repair"])
+    assert repaired.exit_code == 0 and "repaired" in repaired.output
+    assert runner.invoke(app, ["verify", "--index", str(tmp_path / "index")]).exit_code == 0
+    assert index_crops([three_crops], tmp_path / "index").indexed == 3  # the forgotten photos come back
+
+
+def test_verify_drops_orphan_vectors(three_crops, tmp_path):
+    import sqlite3
+
+    index_crops([three_crops], tmp_path / "index")
+    with sqlite3.connect(tmp_path / "index" / "catalog.sqlite") as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM photos WHERE id = (SELECT MIN(id) FROM photos)")  # as if its commit was lost
+    found = runner.invoke(app, ["verify", "--index", str(tmp_path / "index")])
+    assert found.exit_code == 1 and "1 vectors have no catalog row" in found.output
+    assert runner.invoke(app, ["verify", "--index", str(tmp_path / "index"), "--repair"]).exit_code == 0
+    with PlateIndex.open(tmp_path / "index") as plate_index:
+        assert plate_index.stats()["vectors"] == plate_index.stats()["crops"] == 2
+
+
+def test_verify_of_a_damaged_catalog_says_it_cannot_repair(three_crops, tmp_path):
+    index_crops([three_crops], tmp_path / "index")
+    (tmp_path / "index" / "catalog.sqlite").write_bytes(b"this is not a database" * 100)
+    result = runner.invoke(app, ["verify", "--index", str(tmp_path / "index"), "--repair"])
+    assert result.exit_code == 1 and "not repairable" in result.output

@@ -255,3 +255,30 @@ def remove(
         typer.echo(f"not in the index: {path}", err=True)
     if unknown:
         raise typer.Exit(1)
+
+
+def verify(
+    index_dir: IndexDir,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Do what the report says --repair would do (vectors and catalog only).")
+    ] = False,
+) -> None:
+    """Check an index's manifest, catalog and vectors against each other; say what --repair would do."""
+    from platesearch.verify import verify_index
+
+    with index_errors():
+        report = verify_index(index_dir, repair=repair)
+    for line in report.problems:
+        typer.echo(f"problem: {line}")
+    for line in report.notes:
+        typer.echo(f"note: {line}")
+    if report.ok:
+        typer.echo(f"{index_dir}: manifest, catalog and vectors agree")
+        return
+    if not report.repairable:
+        typer.echo("not repairable here: index the photos again into a new folder")
+        raise typer.Exit(1)
+    for line in report.repairs:
+        typer.echo(f"{'repaired' if report.repaired else '--repair would'}: {line}")
+    if not report.repaired:
+        raise typer.Exit(1)

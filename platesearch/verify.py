@@ -1,0 +1,101 @@
+"""`platesearch verify`: check an index's manifest, catalog and vectors against each other, and
+repair what can be repaired without the photos' pixels.
+
+A repair drops vectors whose catalog rows never committed, and forgets photos whose vectors
+are missing (a damaged or replaced vectors file): indexing their folders again re-adds them.
+A catalog SQLite cannot read is beyond repair here: index the photos into a new folder.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+
+from platesearch import vectors as vector_search
+from platesearch.store import CATALOG, VECTORS, IndexStore, IndexStoreError, read_manifest
+
+
+@dataclass
+class VerifyReport:
+    directory: Path
+    problems: list[str] = field(default_factory=list)  # what is wrong
+    repairs: list[str] = field(default_factory=list)  # what --repair does (or did)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not damage
+    repaired: bool = False
+    repairable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_index(directory: Path | str, repair: bool = False) -> VerifyReport:
+    directory = Path(directory)
+    report = VerifyReport(directory)
+    try:
+        manifest = read_manifest(directory)
+    except IndexStoreError as error:
+        report.problems.append(str(error))
+        report.repairable = False
+        return report
+    try:
+        db = sqlite3.connect(f"{(directory / CATALOG).resolve().as_uri()}?mode=ro", uri=True)
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        committed = {row[0] for row in db.execute("SELECT id FROM crops")}
+        photos_by_crop = dict(db.execute("SELECT c.id, p.path FROM crops c JOIN photos p ON p.id = c.photo_id"))
+        indexed = [row[0] for row in db.execute("SELECT path FROM photos WHERE status = 'ok'")]
+        db.close()
+    except sqlite3.DatabaseError as error:
+        report.problems.append(f"{CATALOG} cannot be read ({error}): index the photos again into a new folder")
+        report.repairable = False
+        return report
+    if integrity != "ok":
+        report.problems.append(f"{CATALOG} fails SQLite's integrity check ({integrity})")
+        report.repairable = False
+    vectors_path = directory / VECTORS
+    stored: set[int] = set()
+    if vectors_path.exists():
+        try:
+            index = faiss.read_index(str(vectors_path))
+            stored = set(vector_search.stored_ids(index).tolist())
+            if index.d != manifest.embedding_dim:
+                report.problems.append(
+                    f"{VECTORS} holds {index.d}-d vectors; the manifest says {manifest.embedding_dim}"
+                )
+        except RuntimeError as error:
+            report.problems.append(f"{VECTORS} cannot be read ({str(error).splitlines()[0][:120]})")
+            report.repairs.append(f"move the unreadable {VECTORS} aside ({VECTORS}.damaged)")
+    elif committed:
+        report.problems.append(f"{VECTORS} is missing")
+    orphans, missing = stored - committed, committed - stored
+    if orphans:
+        report.problems.append(f"{len(orphans)} vectors have no catalog row (a batch whose commit was lost)")
+        report.repairs.append(f"drop those {len(orphans)} vectors")
+    if missing:
+        lost = sorted({photos_by_crop[i] for i in missing})
+        report.problems.append(f"{len(missing)} crops of {len(lost)} photos have no vector")
+        report.repairs.append(
+            f"forget those {len(lost)} photos; index their folders again to re-add them: {', '.join(lost[:5])}"
+            + (" ..." if len(lost) > 5 else "")
+        )
+    gone = [path for path in indexed if not Path(path).exists()]
+    if gone:
+        report.notes.append(
+            f"{len(gone)} indexed photos are no longer on disk (platesearch remove forgets them): {', '.join(gone[:5])}"
+        )
+    if repair and report.problems and report.repairable:
+        _repair(directory, manifest, vectors_path)
+        report.repaired = True
+    return report
+
+
+def _repair(directory: Path, manifest, vectors_path: Path) -> None:
+    try:
+        faiss.read_index(str(vectors_path)) if vectors_path.exists() else None
+    except RuntimeError:
+        vectors_path.rename(vectors_path.with_name(VECTORS + ".damaged"))
+    # The writer's open drops orphan vectors and forgets photos without vectors (store.py).
+    IndexStore(directory, manifest, writable=True, repair=True).close()

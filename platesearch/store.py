@@ -102,7 +102,7 @@ class IndexStore:
             self.catalog = Catalog(directory / CATALOG, writable)
             self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
             self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable, repair))
-        except (sqlite3.DatabaseError, RuntimeError) as error:  # faiss raises RuntimeError on a bad file
+        except (sqlite3.DatabaseError, RuntimeError, UnicodeDecodeError) as error:  # faiss: RuntimeError on a bad file
             if isinstance(error, IndexStoreError):
                 raise
             self.close()

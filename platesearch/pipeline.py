@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,12 @@ import numpy as np
 from platesearch.ingest import IndexReport, Ingest, Preparer, Progress
 from platesearch.media import DEFAULT_MAX_PIXELS, absolute_path, file_sha256, iter_image_files
 from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, PREPROCESSING_VERSION, ModelManifest, PlateEmbedder
+from platesearch.patterns import PlatePattern, is_pattern
 from platesearch.plates import normalize_plate
 from platesearch.records import Box, SearchResult, StoredCrop
 from platesearch.render import render_plate
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD
-from platesearch.search import search_store
+from platesearch.search import search_pattern, search_store
 from platesearch.store import IndexManifest, IndexStore
 
 # With workers=None (the CLI's default), files are decoded, localized and binarized in this
@@ -166,10 +168,22 @@ class PlateIndex:
             return None
 
     def search(
-        self, text: str, k: int = 3, method: str = DEFAULT_SEARCH_METHOD, ocr_weight: float = DEFAULT_OCR_WEIGHT
+        self,
+        text: str,
+        k: int = 3,
+        method: str = DEFAULT_SEARCH_METHOD,
+        ocr_weight: float = DEFAULT_OCR_WEIGHT,
+        min_score: float = 0.0,
     ) -> list[SearchResult]:
-        """The k photos most likely to show plate `text`, best first (see `search.search_store`)."""
-        return search_store(self.store, normalize_plate(text), self._embed_query, k, method, ocr_weight)
+        """The k photos most likely to show plate `text`, best first (see `search.search_store`);
+        a text with `?` or `*` is a pattern (`search.search_pattern`; `method` does not apply).
+        Photos scoring below `min_score` are left out: an empty list means "not found"."""
+        if is_pattern(text):
+            results = search_pattern(self.store, PlatePattern.parse(text), self._embed_query, k)
+        else:
+            results = search_store(self.store, normalize_plate(text), self._embed_query, k, method, ocr_weight)
+        kept = [result for result in results if result.score >= min_score]
+        return [replace(result, rank=rank) for rank, result in enumerate(kept, start=1)]
 
     def warm_up(self) -> None:
         """Load the model and run it once, so a server's first query is as fast as the rest."""

@@ -43,12 +43,15 @@ class SearchResult:
     crop_id: int
     reading: str | None = None  # the crop's OCR reading closest to the query, if it has any
     ocr_confidence: float | None = None  # EasyOCR's confidence in the crop's readings
+    matched: str | None = None  # a pattern query: the reading it matched, wildcard parts in brackets
 
     def to_json(self) -> dict:
-        """The row of `query --json`: {rank, path, score, box[, reading, ocr_confidence]}."""
+        """The row of `query --json`: {rank, path, score, box[, reading, ocr_confidence][, matched]}."""
         row = {"rank": self.rank, "path": self.path, "score": round(self.score, 6), "box": list(self.box)}
         if self.reading is not None:
             row["reading"] = self.reading
             if self.ocr_confidence is not None:
                 row["ocr_confidence"] = round(self.ocr_confidence, 4)
+        if self.matched is not None:
+            row["matched"] = self.matched
         return row

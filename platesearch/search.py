@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from platesearch.records import SearchResult
+from platesearch.patterns import ANY, ONE, PlatePattern
+from platesearch.records import SearchResult, StoredCrop
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, check_method, hybrid_scores
 from platesearch.store import IndexStore
-from platesearch.textmatch import best_reading, text_similarities
+from platesearch.textmatch import best_reading, partial_similarity, text_similarities
 
 EmbedQuery = Callable[[str], np.ndarray]  # normalized plate text -> unit vector of its render
 
@@ -80,6 +81,17 @@ def search_store(
             np.array([cosines[i] for i in candidates]), np.array([read[i][0] for i in candidates]), plate, ocr_weight
         )
         scores = dict(zip(candidates, fused.tolist(), strict=True))
+    return _best_per_photo(scores, crops, k, {i: read[i][1] for i in candidates})
+
+
+def _best_per_photo(
+    scores: dict[int, float],
+    crops: dict[int, StoredCrop],
+    k: int,
+    readings: dict[int, str | None],
+    matched: dict[int, str | None] | None = None,
+) -> list[SearchResult]:
+    """The k best photos, each with its best crop, best first."""
     best: dict[str, int] = {}  # photo path -> its best crop
     for crop_id in sorted(scores, key=lambda i: -scores[i]):
         best.setdefault(crops[crop_id].photo_path, crop_id)
@@ -87,7 +99,55 @@ def search_store(
             break
     return [
         SearchResult(
-            rank, path, scores[crop_id], crops[crop_id].box, crop_id, read[crop_id][1], crops[crop_id].ocr_confidence
+            rank,
+            path,
+            scores[crop_id],
+            crops[crop_id].box,
+            crop_id,
+            readings.get(crop_id),
+            crops[crop_id].ocr_confidence,
+            (matched or {}).get(crop_id),
         )
         for rank, (path, crop_id) in enumerate(best.items(), start=1)
     ]
+
+
+def search_pattern(store: IndexStore, pattern: PlatePattern, embed_query: EmbedQuery, k: int = 3) -> list[SearchResult]:
+    """The k photos most likely to show a plate matching `pattern` (`patterns.py`), best first.
+
+    A crop whose reading matches the pattern (confusables allowed) scores 0.5 and more, above
+    every crop that does not. The other half of the score is the cosine to the nearest render
+    of the pattern's concrete plates when there are few (a single `?`), so crops read wrongly
+    or not at all are still found; otherwise it is how well the reading holds the pattern's
+    longest run of known characters.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive whole number, got {k!r}")
+    pool = candidate_pool(k)
+    cosines: dict[int, float] = {}
+    fills = pattern.fills()
+    fill_vectors = np.stack([embed_query(fill) for fill in fills]) if fills else None
+    if fill_vectors is not None:
+        found_scores, found_ids = store.search(fill_vectors, k=pool)
+        for scores_row, ids_row in zip(found_scores, found_ids, strict=True):
+            for score, crop_id in zip(scores_row, ids_row, strict=True):
+                if crop_id >= 0:
+                    cosines[int(crop_id)] = max(cosines.get(int(crop_id), -1.0), float(score))
+    longest = max(pattern.text.replace(ONE, ANY).split(ANY), key=len)
+    readings = dict(store.ocr_readings(longest))
+    matched = {i: m for i, text in readings.items() if (m := pattern.match(text)) is not None}
+    closeness = {i: partial_similarity(longest, text) for i, text in readings.items()}
+    unmatched = sorted((i for i in closeness if i not in matched), key=lambda i: -closeness[i])[:pool]
+    candidates = list(dict.fromkeys([*matched, *cosines, *unmatched]))
+    crops = store.catalog.crops(candidates)
+    candidates = [i for i in candidates if i in crops]
+    missing = [i for i in candidates if i not in cosines]
+    if fill_vectors is not None and missing:
+        nearest = np.max([store.cosine(vector, missing) for vector in fill_vectors], axis=0)
+        cosines.update(zip(missing, nearest.tolist(), strict=True))
+    scores = {
+        i: 0.5 * (i in matched) + 0.5 * (max(0.0, cosines.get(i, 0.0)) if fills else closeness.get(i, 0.0))
+        for i in candidates
+    }
+    plain = {i: m.replace("[", "").replace("]", "") for i, m in matched.items()}
+    return _best_per_photo(scores, crops, k, plain, matched)

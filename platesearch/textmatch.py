@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cdist
 
@@ -104,6 +105,16 @@ def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
     if flat:
         np.maximum.at(best, np.asarray(owners), _similarities(query, flat))
     return best
+
+
+def partial_similarity(part: str, stored: str | None) -> float:
+    """How well the best reading holds `part` somewhere inside it (0..1, confusables equal):
+    for a pattern's known characters, where the rest of the plate is unknown."""
+    readings = [confusable_canonical(r) for r in split_readings(stored)]
+    if not readings or not part:
+        return 0.0
+    part = confusable_canonical(part)
+    return max(fuzz.partial_ratio(part, reading) / 100.0 if len(reading) >= len(part) else 0.0 for reading in readings)
 
 
 def plain_similarity(query: str, texts: list[str]) -> float:

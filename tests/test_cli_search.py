@@ -127,3 +127,19 @@ def test_ctrl_c_stops_cleanly_then_a_second_ctrl_c_stops_at_once(tmp_path, sampl
     with PlateIndex.open(index_dir) as plate_index:  # loadable, catalog and vectors agree
         second = plate_index.stats()
     assert second["crops"] == second["vectors"]
+
+
+def test_not_found_is_an_empty_answer_not_noise(unread_index):
+    result = runner.invoke(app, ["query", "ZZZZZZ", "--index", str(unread_index), "--min-score", "0.99", "--json"])
+    assert result.exit_code == 0 and "not found: no photo scored above 0.99" in " ".join(result.output.split())
+    assert result.stdout.strip().endswith("[]")
+    kept = runner.invoke(
+        app, ["query", "ZZZZZZ", "--index", str(unread_index), "--min-score", "0.0", "--json", "-k", "2"]
+    )
+    assert kept.exit_code == 0 and kept.stdout.count('"rank"') == 2
+
+
+def test_query_takes_a_plate_or_partial_but_not_both(unread_index):
+    assert runner.invoke(app, ["query", "--index", str(unread_index)]).exit_code == 2
+    assert runner.invoke(app, ["query", "AB12", "--partial", "12", "--index", str(unread_index)]).exit_code == 2
+    assert runner.invoke(app, ["query", "--partial", "12", "--index", str(unread_index), "--json"]).exit_code == 0

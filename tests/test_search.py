@@ -82,3 +82,36 @@ def test_an_index_without_readings_answers_hybrid_by_embedding_and_refuses_ocr(s
 def test_unknown_method_is_refused(store):
     with pytest.raises(ValueError, match="unknown search method"):
         search_store(store, "AB1234", fake_embed, method="cosine")
+
+
+def test_a_pattern_ranks_matching_readings_first_and_says_what_matched(store):
+    from platesearch.patterns import PlatePattern
+    from platesearch.search import search_pattern
+
+    add(
+        store,
+        [
+            ("/near.jpg", unit(1, 0, 0, 0), "XY7350"),
+            ("/match.jpg", unit(0, 1, 0, 0), "AB7353CD"),
+            ("/none.jpg", unit(0, 0, 1, 0), None),
+        ],
+    )
+    results = search_pattern(store, PlatePattern.containing("7353"), fake_embed, k=3)
+    assert results[0].path == "/match.jpg" and results[0].score >= 0.5
+    assert results[0].matched == "[AB]7353[CD]" and results[0].reading == "AB7353CD"
+    assert all(r.score < 0.5 for r in results[1:])
+
+
+def test_a_single_unknown_character_is_searched_by_embedding_too(store):
+    from platesearch.patterns import PlatePattern
+    from platesearch.search import search_pattern
+
+    add(store, [("/unread.jpg", unit(1, 0, 0, 0), None), ("/other.jpg", unit(0, 0, 1, 0), "QQQ999")])
+    embedded: list[str] = []
+
+    def embed(plate: str) -> np.ndarray:
+        embedded.append(plate)
+        return QUERY if plate == "AB712" else unit(0, 1, 0, 0)
+
+    results = search_pattern(store, PlatePattern.parse("AB?12"), embed, k=2)
+    assert len(embedded) == 36 and results[0].path == "/unread.jpg" and results[0].score == pytest.approx(0.5)

@@ -169,11 +169,23 @@ def index(
 
 
 def query(
-    text: Annotated[str, typer.Argument(help="Plate text, e.g. AA5149EK.")],
     index_dir: IndexDir,
+    text: Annotated[
+        str | None,
+        typer.Argument(help="Plate text, e.g. AA5149EK; ? is one unknown character, * any run: AB?12*, *7353*."),
+    ] = None,
     k: Annotated[int, typer.Option("-k", help="How many photos to return.", min=1)] = 3,
+    partial: Annotated[
+        str | None, typer.Option("--partial", help="Photos of plates that contain this text (the pattern *TEXT*).")
+    ] = None,
+    min_score: Annotated[
+        float,
+        typer.Option(
+            "--min-score", min=0.0, max=1.0, help="Leave out photos scoring below this; none left: not found."
+        ),
+    ] = 0.0,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list of {rank, path, score, box[, reading]}.")
+        bool, typer.Option("--json", help="Print a JSON list of {rank, path, score, box[, reading][, matched]}.")
     ] = False,
     sheet: Annotated[
         Path | None, typer.Option("--sheet", help="Also draw the query render and the matches to this PNG.")
@@ -183,9 +195,14 @@ def query(
     ] = DEFAULT_METHOD,
 ) -> None:
     """Find the photos that show a plate, best first."""
+    from platesearch.patterns import ANY, PlatePattern, is_pattern
     from platesearch.pipeline import PlateIndex
     from platesearch.plates import PlateTextError
 
+    if (text is None) == (partial is None):
+        typer.echo("error: give a plate text or --partial TEXT (one of them)", err=True)
+        raise typer.Exit(2)
+    query_text = text if text is not None else f"{ANY}{partial}{ANY}"
     with index_errors(), PlateIndex.open(index_dir) as plate_index:
         if sheet is not None:
             check_figure_path(sheet)  # before the search, not after it
@@ -194,23 +211,26 @@ def query(
                 "note: this index holds no OCR readings (indexed with --no-ocr): ranked by the embedding alone"
             )
         try:
-            results = plate_index.search(text, k=k, method=method.value)
+            results = plate_index.search(query_text, k=k, method=method.value, min_score=min_score)
+            rendered = PlatePattern.parse(query_text).fixed if is_pattern(query_text) else query_text
         except (PlateTextError, ValueError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
         if sheet is not None:
             from platesearch.sheet import draw_sheet
 
-            draw_sheet(text, results, sheet)
+            draw_sheet(rendered, results, sheet)
+    if not results and min_score > 0:
+        console.print(f"not found: no photo scored above {min_score}")
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], indent=2))
         return
-    table = Table(title=f"{text}: top {k}")
+    table = Table(title=f"{query_text}: top {k}")
     for column in ("rank", "score", "box", "reading"):
         table.add_column(column, no_wrap=True)
     table.add_column("path", overflow="fold")
     for r in results:
-        table.add_row(str(r.rank), f"{r.score:.3f}", ",".join(map(str, r.box)), r.reading or "", r.path)
+        table.add_row(str(r.rank), f"{r.score:.3f}", ",".join(map(str, r.box)), r.matched or r.reading or "", r.path)
     Console().print(table)
     if sheet is not None:
         console.print(f"sheet: {sheet}")

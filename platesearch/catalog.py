@@ -160,6 +160,10 @@ class Catalog:
             ),
         }
 
+    def crops_of(self, paths: list[str]) -> dict[int, StoredCrop]:
+        """Every crop of these photos."""
+        return self.crops(self.crop_ids_of(paths))
+
     def crop_boxes(self) -> list[tuple[str, Box]]:
         rows = self.db.execute("SELECT p.path, c.x, c.y, c.w, c.h FROM crops c JOIN photos p ON p.id = c.photo_id")
         return [(path, (x, y, w, h)) for path, x, y, w, h in rows]

@@ -41,6 +41,7 @@ class IndexReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     not_images: dict[str, int] = field(default_factory=dict)  # files in the folders given: suffix -> count
     interrupted: bool = False  # stopped before every file was done (what was done is committed)
+    indexed_paths: list[str] = field(default_factory=list)  # the files indexed in this run (watch lists alert on them)
     # seconds per stage; decode, localize and binarize are summed over the worker processes
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
@@ -238,6 +239,7 @@ class Ingest:
             vectors = np.concatenate(batch.embedded) if batch.embedded else np.zeros((0, self.dim), np.float32)
             self.store.add_batch(batch.photos, vectors, batch.failed, self.report.seconds)
         self.report.indexed += len(batch.photos)
+        self.report.indexed_paths += [photo.path for photo in batch.photos]
         self.report.candidates += batch.crops
         self.report.without_candidates += sum(not photo.crops for photo in batch.photos)
         self.report.failed += batch.failed

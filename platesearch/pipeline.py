@@ -179,22 +179,31 @@ class PlateIndex:
         a text with `?` or `*` is a pattern (`search.search_pattern`; `method` does not apply).
         Photos scoring below `min_score` are left out: an empty list means "not found"."""
         if is_pattern(text):
-            results = search_pattern(self.store, PlatePattern.parse(text), self._embed_query, k)
+            results = search_pattern(self.store, PlatePattern.parse(text), self.embed_plate, k)
         else:
-            results = search_store(self.store, normalize_plate(text), self._embed_query, k, method, ocr_weight)
+            results = search_store(self.store, normalize_plate(text), self.embed_plate, k, method, ocr_weight)
         kept = [result for result in results if result.score >= min_score]
         return [replace(result, rank=rank) for rank, result in enumerate(kept, start=1)]
 
     def warm_up(self) -> None:
         """Load the model and run it once, so a server's first query is as fast as the rest."""
-        self._embed_query("AB1234")
+        self.embed_plate("AB1234")
 
     def crop(self, crop_id: int) -> StoredCrop | None:
         """One stored crop (its photo path and box), or None if the index has no such crop."""
         return self.store.catalog.crops([crop_id]).get(crop_id)
 
-    def _embed_query(self, plate: str) -> np.ndarray:
+    def embed_plate(self, plate: str) -> np.ndarray:
+        """The unit vector of a normalized plate text's render (what a query is compared with)."""
         return self.embedder.embed(render_plate(plate)[None])[0]
+
+    def crops_of(self, paths: list[str]) -> dict[int, StoredCrop]:
+        """Every stored crop of these photos, by crop id."""
+        return self.store.catalog.crops_of(paths)
+
+    def cosine(self, vector: np.ndarray, crop_ids: list[int]) -> list[float]:
+        """Cosine of a unit vector to the stored vectors of some crops."""
+        return self.store.cosine(vector, crop_ids)
 
     def stats(self) -> dict[str, int | str]:
         return {

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from platesearch.cli import demo, evaluate, images, localize, search, serve, train
+from platesearch.cli import demo, evaluate, images, localize, search, serve, train, watch
 
 app = typer.Typer(
     name="platesearch",
@@ -42,6 +42,7 @@ app.command("remove")(search.remove)
 app.command("convert")(search.convert)
 app.command("serve")(serve.serve)
 app.command("verify")(search.verify)
+app.command("watch")(watch.watch)
 app.command("localize")(localize.localize)
 app.command("render")(images.render)
 app.command("binarize")(images.binarize)

@@ -25,7 +25,11 @@ def watch(
     min_score: Annotated[float, typer.Option("--min-score", min=0.0, max=1.0, help="Drop weaker alerts.")] = 0.0,
     match: Annotated[
         MatchMode,
-        typer.Option("--match", help="exact: the reading is the plate (confusables allowed); lenient: one edit too."),
+        typer.Option(
+            "--match",
+            help="exact: a reading is the plate (a confusable or stray end character allowed); lenient: "
+            "also a close reading or a close embedding (thresholds measured, see README).",
+        ),
     ] = MatchMode.lenient,
     once: Annotated[bool, typer.Option("--once", help="Process what is there now and exit (for cron).")] = False,
     webhook: Annotated[

@@ -21,6 +21,11 @@ class SearchError(ValueError):
     """A query this index cannot answer as asked (e.g. by readings it never stored)."""
 
 
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive whole number, got {k!r}")
+
+
 def candidate_pool(k: int) -> int:
     """Crops considered per method: enough that k distinct photos survive grouping."""
     return max(64, 16 * k)
@@ -43,8 +48,7 @@ def search_store(
     refuses "ocr".
     """
     check_method(method)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive whole number, got {k!r}")
+    _check_k(k)
     if not 0.0 <= ocr_weight <= 1.0:
         raise ValueError(f"ocr_weight must be between 0 and 1, got {ocr_weight}")
     if method != "embedding" and store.vectors.ntotal and not store.catalog.has_readings():
@@ -121,8 +125,7 @@ def search_pattern(store: IndexStore, pattern: PlatePattern, embed_query: EmbedQ
     or not at all are still found; otherwise it is how well the reading holds the pattern's
     longest run of known characters.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive whole number, got {k!r}")
+    _check_k(k)
     pool = candidate_pool(k)
     cosines: dict[int, float] = {}
     fills = pattern.fills()

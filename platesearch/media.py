@@ -81,7 +81,7 @@ def iter_image_files(
 
 def _not_indexable(path: Path) -> str | None:
     """Why an existing path cannot be indexed (None if it can)."""
-    if not path.is_file():  # a FIFO or a link to a device would hang the decoder
+    if path.exists() and not path.is_file():  # a FIFO or a link to a device would hang the decoder
         return "not a regular file (a pipe, device or socket)"
     try:
         str(path).encode("utf-8")

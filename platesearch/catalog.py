@@ -109,6 +109,10 @@ class Catalog:
         self.db.close()
 
     # -- reading
+    def data_version(self) -> int:
+        """Changes whenever another connection commits to the catalog (SQLite's data_version)."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
     def crop_ids(self) -> set[int]:
         return {row[0] for row in self.db.execute("SELECT id FROM crops")} if self.has_table("crops") else set()
 

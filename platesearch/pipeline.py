@@ -86,7 +86,7 @@ class PlateIndex:
     def refresh(self) -> bool:
         """For a long-running reader: reopen the index if a writer committed since it was
         opened (or last refreshed), so queries see the new photos. True if it reopened."""
-        if self.store.files_signature() == self.store.signature:
+        if not self.store.changed_since_open():
             return False
         fresh = IndexStore.open_readonly(self.store.directory, self.store.manifest)
         self.store, stale = fresh, self.store

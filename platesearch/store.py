@@ -97,9 +97,9 @@ class IndexStore:
             raise IndexStoreError(f"{directory} is not a safe index: {', '.join(linked)} is a symbolic link")
         if writable:
             self._acquire_write_lock()
-        self.signature = self.files_signature()  # before loading: a write meanwhile shows as a change
         try:
             self.catalog = Catalog(directory / CATALOG, writable)
+            self.opened_version = self.catalog.data_version()  # before loading: a commit meanwhile shows as a change
             self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
             self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable, repair))
         except (sqlite3.DatabaseError, RuntimeError, UnicodeDecodeError) as error:  # faiss: RuntimeError on a bad file
@@ -147,16 +147,10 @@ class IndexStore:
             existing.check_compatible(manifest, directory)
         return cls(directory, existing, writable=False)
 
-    def files_signature(self) -> tuple:
-        """Size and time of the files a writer changes: differs from `signature` once a writer committed."""
-        signature = []
-        for name in (MANIFEST, VECTORS, CATALOG, f"{CATALOG}-wal"):
-            try:
-                stat = (self.directory / name).stat()
-                signature.append((name, stat.st_size, stat.st_mtime_ns))
-            except FileNotFoundError:
-                signature.append((name, None, None))
-        return tuple(signature)
+    def changed_since_open(self) -> bool:
+        """Whether another process committed to the catalog since this store loaded (a writer
+        commits its catalog rows after their vectors, so the vectors are on disk by then)."""
+        return self.catalog.data_version() != self.opened_version
 
     def _write_manifest(self) -> None:
         _atomic_write_bytes(self.directory / MANIFEST, (json.dumps(self.manifest.__dict__, indent=2) + "\n").encode())

@@ -12,7 +12,7 @@ from platesearch.patterns import ANY, ONE, PlatePattern
 from platesearch.records import SearchResult, StoredCrop
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, check_method, hybrid_scores
 from platesearch.store import IndexStore
-from platesearch.textmatch import best_reading, partial_similarity, text_similarities
+from platesearch.textmatch import best_readings, partial_similarity, text_similarities
 
 EmbedQuery = Callable[[str], np.ndarray]  # normalized plate text -> unit vector of its render
 
@@ -73,7 +73,7 @@ def search_store(
         candidates += [i for i in best_read if i not in cosines]
     crops = store.catalog.crops(candidates)
     candidates = [i for i in candidates if i in crops]
-    read = {i: best_reading(plate, crops[i].ocr_text) for i in candidates}
+    read = dict(zip(candidates, best_readings(plate, [crops[i].ocr_text for i in candidates]), strict=True))
     if method == "embedding":
         scores = {i: cosines[i] for i in candidates}
     elif method == "ocr":  # every candidate scored from its own readings, whichever way it was found

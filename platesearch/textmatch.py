@@ -8,7 +8,7 @@ Characters OCR confuses (O/0, I/1, B/8, ...: `ocr_confusables` in plates.yaml) c
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -42,6 +42,11 @@ def confusable_canonical(text: str) -> str:
     return text.translate(_confusable_table())
 
 
+@lru_cache(maxsize=200_000)  # readings repeat from query to query; bounded for a long-running server
+def _canonical(text: str) -> str:
+    return confusable_canonical(text)
+
+
 def _similarities(query: str, readings: list[str]) -> np.ndarray:
     """Similarity of the query to each single reading: 1 - weighted edit distance / longer length.
 
@@ -72,7 +77,7 @@ def _plain_or_confusable(query: str, readings: list[str], charges: np.ndarray) -
     plain = cdist([query], readings, scorer=Levenshtein.distance, dtype=np.float32)[0]
     canonical = cdist(
         [confusable_canonical(query)],
-        [confusable_canonical(r) for r in readings],
+        [_canonical(r) for r in readings],
         scorer=Levenshtein.distance,
         dtype=np.float32,
     )[0]
@@ -93,18 +98,22 @@ def best_reading(query: str, stored: str | None) -> tuple[float, str | None]:
 
 def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
     """best_reading's similarity for each of many crops' stored readings, in one vectorized call."""
-    if not stored:
-        return np.zeros(0, np.float32)
+    return np.array([similarity for similarity, _ in best_readings(query, stored)], np.float32)
+
+
+def best_readings(query: str, stored: list[str | None]) -> list[tuple[float, str | None]]:
+    """best_reading for each of many crops' stored readings, in one vectorized call."""
     owners: list[int] = []
     flat: list[str] = []
     for i, text in enumerate(stored):
         for reading in split_readings(text):
             owners.append(i)
             flat.append(reading)
-    best = np.zeros(len(stored), np.float32)
-    if flat:
-        np.maximum.at(best, np.asarray(owners), _similarities(query, flat))
-    return best
+    found: list[tuple[float, str | None]] = [(0.0, None)] * len(stored)
+    for owner, reading, similarity in zip(owners, flat, _similarities(query, flat).tolist(), strict=True):
+        if found[owner][1] is None or similarity > found[owner][0]:  # the first of equals, as np.argmax
+            found[owner] = (similarity, reading)
+    return found
 
 
 def partial_similarity(part: str, stored: str | None) -> float:

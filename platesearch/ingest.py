@@ -27,6 +27,9 @@ EMBED_BATCH = 64
 COMMIT_FRACTION = 0.05
 COMMIT_SECONDS = 10.0
 STAGES = ("hash", "decode", "localize", "binarize", "embed", "add", "commit")
+# A file whose preparation in a worker takes longer than this is recorded as failed and the run
+# goes on (a decoder that hangs); 100 MP photos take well under a minute on 2 cores.
+FILE_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass
@@ -157,7 +160,9 @@ class Ingest:
         self._tick()
         batch = Batch()
         last_commit = time.perf_counter()
-        prepared_files = run_in_order(preparer, self._new_jobs(files), workers)
+        prepared_files = run_in_order(
+            preparer, self._new_jobs(files), workers, FILE_TIMEOUT_SECONDS, on_timeout=self._timed_out
+        )
         try:
             for prepared in prepared_files:
                 for stage, seconds in prepared.seconds.items():
@@ -179,6 +184,10 @@ class Ingest:
             prepared_files.close()  # a worker pool stops taking files
         self._commit(batch)
         return self.report
+
+    @staticmethod
+    def _timed_out(job: Job) -> Prepared:
+        return Prepared(job, [], [], f"took longer than {FILE_TIMEOUT_SECONDS:.0f} s to prepare: skipped", {})
 
     def _tick(self, advance: int = 0) -> None:
         self.done += advance

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -38,26 +38,67 @@ def _init_worker(threads: int) -> None:
     threading.Thread(target=exit_when_orphaned, daemon=True).start()
 
 
-def run_in_order(work: Callable[[Job], Result], jobs: Iterator[Job], workers: int) -> Iterator[Result]:
+def run_in_order(
+    work: Callable[[Job], Result],
+    jobs: Iterator[Job],
+    workers: int,
+    timeout: float | None = None,
+    on_timeout: Callable[[Job], Result] | None = None,
+) -> Iterator[Result]:
     """`work` over `jobs`, results in job order; with workers > 0, a bounded number of jobs run
-    ahead in that many worker processes (one thread each when they share the cores)."""
+    ahead in that many worker processes (one thread each when they share the cores).
+
+    With workers, a job whose result takes longer than `timeout` seconds once awaited (a
+    decoder that hangs) is answered by `on_timeout(job)`; the pool is then replaced, since its
+    stuck process cannot be stopped otherwise, and the jobs it held are submitted again.
+    In this process there is no time limit.
+    """
     if workers <= 0:
         yield from map(work, jobs)
         return
     # spawn: the parent may hold TensorFlow's threads, which a forked child must not inherit
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,))
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,))
+
+    pool = new_pool()
+    running: deque[tuple[Job, Future]] = deque()
     try:
-        running: deque = deque()
-        for job in jobs:
-            running.append(pool.submit(work, job))
-            if len(running) >= AHEAD_PER_WORKER * workers:
-                yield running.popleft().result()
-        while running:
-            yield running.popleft().result()
+        jobs = iter(jobs)
+        exhausted = False
+        while True:
+            while not exhausted and len(running) < AHEAD_PER_WORKER * workers:
+                job = next(jobs, None)
+                if job is None:
+                    exhausted = True
+                else:
+                    running.append((job, pool.submit(work, job)))
+            if not running:
+                return
+            job, future = running.popleft()
+            try:
+                yield future.result(timeout=timeout)
+            except TimeoutError:
+                if on_timeout is None:
+                    raise
+                _kill(pool)
+                pool = new_pool()
+                running = deque((waiting, pool.submit(work, waiting)) for waiting, _ in running)
+                yield on_timeout(job)
     finally:  # on a stop or an error, files not started yet are dropped rather than waited for
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """End a pool whose worker hangs: shutdown would wait for it forever."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public way to reach them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join(timeout=10)
 
 
 @contextmanager

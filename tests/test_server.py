@@ -196,3 +196,14 @@ def test_the_page_in_headless_chromium(sample_index, sample, tmp_path):
         finally:
             server.should_exit = True
             thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("host,warned", [("127.0.0.1", False), ("0.0.0.0", True)])
+def test_serve_warns_when_it_listens_beyond_this_machine(monkeypatch, sample_index, host, warned):
+    import platesearch.server
+
+    started = []
+    monkeypatch.setattr(platesearch.server, "serve", lambda *args: started.append(args))
+    result = CliRunner().invoke(cli, ["serve", "--index", str(sample_index), "--host", host, "--token", "t"])
+    assert result.exit_code == 0 and started and started[0][1:] == (host, 8000, "t")
+    assert ("warning: listening on 0.0.0.0" in result.output) == warned

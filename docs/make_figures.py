@@ -83,7 +83,9 @@ def small_plate_figure(plate: str = "RK865AC", frame_size: tuple[int, int] = (19
     on_plate = [b for b in default_boxes if b[0][0] < x + w and b[1][0] > x and b[0][1] < y + h and b[1][1] > y]
     left = panel(f"EasyOCR's defaults at 640 px: {len(on_plate)} boxes on the plate", on_plate, "", (0, 0, 255))
     ours_boxes = [((c.box[0], c.box[1]), (c.box[0] + c.box[2], c.box[1] + c.box[3])) for c in ours[:1]]
-    right = panel("platesearch: low thresholds, then zoom", ours_boxes, ours[0].detected_text if ours else "", (0, 160, 0))
+    right = panel(
+        "platesearch: low thresholds, then zoom", ours_boxes, ours[0].detected_text if ours else "", (0, 160, 0)
+    )
     overview = cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA)
     top = np.full((400, left.shape[1] + right.shape[1], 3), 255, np.uint8)
     top[20:380, 20:660] = overview

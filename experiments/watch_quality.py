@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from platesearch import watch
 from platesearch.datasets import load_dataset
 from platesearch.media import absolute_path
 from platesearch.pipeline import PlateIndex
-from platesearch import watch
 from platesearch.watch import EXACT_MODE, LENIENT_MODE, alerts_for
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"

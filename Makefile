@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/scale.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check platesearch tests alphabet benchmarks
+	$(VENV)/bin/ruff check platesearch tests alphabet benchmarks experiments docs
 
 glyphs: $(STAMP)
 	$(PY) alphabet/make_glyphs.py

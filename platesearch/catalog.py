@@ -91,6 +91,7 @@ class Catalog:
             self._create_text_index()
         self.db.isolation_level = ""  # back to implicit transactions for writes
         self.has_text_index = self.has_table("crop_text")  # absent in a read-only index older than it
+        self.has_mtime = "mtime" in self._columns("photos")  # likewise
 
     def _create_text_index(self) -> None:
         """Create the OCR trigram index; an index made before it existed gets it filled once."""
@@ -124,9 +125,8 @@ class Catalog:
         return row[0] if row else None
 
     def known_file(self, path: str) -> KnownFile | None:
-        has_mtime = "mtime" in self._columns("photos")
         row = self.db.execute(
-            f"SELECT size, {'mtime' if has_mtime else 'NULL'}, status FROM photos WHERE path = ?", (path,)
+            f"SELECT size, {'mtime' if self.has_mtime else 'NULL'}, status FROM photos WHERE path = ?", (path,)
         ).fetchone()
         return KnownFile(*row) if row else None
 

@@ -59,6 +59,11 @@ class PlatePattern:
         """The characters the pattern names, in order (wildcards left out)."""
         return self.text.replace(ONE, "").replace(ANY, "")
 
+    @property
+    def longest_run(self) -> str:
+        """The longest run of known characters (what a reading must hold somewhere)."""
+        return max(self.text.replace(ONE, ANY).split(ANY), key=len)
+
     def match(self, stored_readings: str | None) -> str | None:
         """The first reading the pattern matches whole (confusables allowed), its wildcard
         parts in brackets (AB[X]12[QQ]); None if no reading matches."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from platesearch.patterns import ANY, ONE, PlatePattern
+from platesearch.patterns import PlatePattern
 from platesearch.records import SearchResult, StoredCrop
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, check_method, hybrid_scores
 from platesearch.store import IndexStore
@@ -136,7 +136,7 @@ def search_pattern(store: IndexStore, pattern: PlatePattern, embed_query: EmbedQ
             for score, crop_id in zip(scores_row, ids_row, strict=True):
                 if crop_id >= 0:
                     cosines[int(crop_id)] = max(cosines.get(int(crop_id), -1.0), float(score))
-    longest = max(pattern.text.replace(ONE, ANY).split(ANY), key=len)
+    longest = pattern.longest_run
     readings = dict(store.ocr_readings(longest))
     matched = {i: m for i, text in readings.items() if (m := pattern.match(text)) is not None}
     closeness = {i: partial_similarity(longest, text) for i, text in readings.items()}

@@ -96,19 +96,29 @@ def best_reading(query: str, stored: str | None) -> tuple[float, str | None]:
     return float(similarity[best]), readings[best]
 
 
-def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
-    """best_reading's similarity for each of many crops' stored readings, in one vectorized call."""
-    return np.array([similarity for similarity, _ in best_readings(query, stored)], np.float32)
-
-
-def best_readings(query: str, stored: list[str | None]) -> list[tuple[float, str | None]]:
-    """best_reading for each of many crops' stored readings, in one vectorized call."""
+def _flatten(stored: list[str | None]) -> tuple[list[int], list[str]]:
+    """Every reading of many crops' stored readings, with the index of the crop it belongs to."""
     owners: list[int] = []
     flat: list[str] = []
     for i, text in enumerate(stored):
         for reading in split_readings(text):
             owners.append(i)
             flat.append(reading)
+    return owners, flat
+
+
+def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
+    """best_reading's similarity for each of many crops' stored readings, in one vectorized call."""
+    owners, flat = _flatten(stored)
+    best = np.zeros(len(stored), np.float32)
+    if flat:
+        np.maximum.at(best, np.asarray(owners), _similarities(query, flat))
+    return best
+
+
+def best_readings(query: str, stored: list[str | None]) -> list[tuple[float, str | None]]:
+    """best_reading for each of many crops' stored readings, in one vectorized call."""
+    owners, flat = _flatten(stored)
     found: list[tuple[float, str | None]] = [(0.0, None)] * len(stored)
     for owner, reading, similarity in zip(owners, flat, _similarities(query, flat).tolist(), strict=True):
         if found[owner][1] is None or similarity > found[owner][0]:  # the first of equals, as np.argmax

@@ -57,6 +57,7 @@ def verify_index(directory: Path | str, repair: bool = False) -> VerifyReport:
         report.repairable = False
     vectors_path = directory / VECTORS
     stored: set[int] = set()
+    unreadable_vectors = False
     if vectors_path.exists():
         try:
             index = faiss.read_index(str(vectors_path))
@@ -66,6 +67,7 @@ def verify_index(directory: Path | str, repair: bool = False) -> VerifyReport:
                     f"{VECTORS} holds {index.d}-d vectors; the manifest says {manifest.embedding_dim}"
                 )
         except RuntimeError as error:
+            unreadable_vectors = True
             report.problems.append(f"{VECTORS} cannot be read ({str(error).splitlines()[0][:120]})")
             report.repairs.append(f"move the unreadable {VECTORS} aside ({VECTORS}.damaged)")
     elif committed:
@@ -87,15 +89,9 @@ def verify_index(directory: Path | str, repair: bool = False) -> VerifyReport:
             f"{len(gone)} indexed photos are no longer on disk (platesearch remove forgets them): {', '.join(gone[:5])}"
         )
     if repair and report.problems and report.repairable:
-        _repair(directory, manifest, vectors_path)
+        if unreadable_vectors:
+            vectors_path.rename(vectors_path.with_name(VECTORS + ".damaged"))
+        # The writer's open drops orphan vectors and forgets photos without vectors (store.py).
+        IndexStore(directory, manifest, writable=True, repair=True).close()
         report.repaired = True
     return report
-
-
-def _repair(directory: Path, manifest, vectors_path: Path) -> None:
-    try:
-        faiss.read_index(str(vectors_path)) if vectors_path.exists() else None
-    except RuntimeError:
-        vectors_path.rename(vectors_path.with_name(VECTORS + ".damaged"))
-    # The writer's open drops orphan vectors and forgets photos without vectors (store.py).
-    IndexStore(directory, manifest, writable=True, repair=True).close()

@@ -85,8 +85,7 @@ def alerts_for(
             for crop_id in ids:
                 matched = pattern.match(crops[crop_id].ocr_text)
                 if matched is not None:
-                    longest = max(entry.replace("?", "*").split("*"), key=len)
-                    score = 0.5 + 0.5 * partial_similarity(longest, crops[crop_id].ocr_text)
+                    score = 0.5 + 0.5 * partial_similarity(pattern.longest_run, crops[crop_id].ocr_text)
                     alerts.append(_alert(entry, crops[crop_id], score, matched))
             continue
         readings = [best_reading(entry, crops[crop_id].ocr_text) for crop_id in ids]

@@ -21,3 +21,21 @@ def shared_datasets() -> Path:
 @pytest.fixture(scope="session")
 def sample() -> Path:
     return SAMPLE
+
+
+@pytest.fixture()
+def make_store(tmp_path):
+    """A function that opens a new, empty store of `dim`-d vectors for writing (closed after the test)."""
+    from platesearch.store import IndexManifest, IndexStore
+
+    opened = []
+
+    def make(dim: int):
+        opened.append(
+            IndexStore.create_or_open(tmp_path / f"index-{len(opened)}", IndexManifest("0" * 64, dim, "test"))
+        )
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        store.close()

@@ -11,7 +11,6 @@ import pytest
 from platesearch import ingest
 from platesearch.ingest import Ingest, Preparer
 from platesearch.media import DEFAULT_MAX_PIXELS, iter_image_files
-from platesearch.store import IndexManifest, IndexStore
 
 DIM = 8
 
@@ -29,10 +28,8 @@ def crops(tmp_path, sample):
 
 
 @pytest.fixture()
-def store(tmp_path):
-    store = IndexStore.create_or_open(tmp_path / "index", IndexManifest("0" * 64, DIM, "test"))
-    yield store
-    store.close()
+def store(make_store):
+    return make_store(DIM)
 
 
 def run(store, paths, progress=None, stop=None):

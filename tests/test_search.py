@@ -6,7 +6,7 @@ import pytest
 from platesearch.catalog import PhotoRow
 from platesearch.records import CropRow
 from platesearch.search import SearchError, search_store
-from platesearch.store import IndexManifest, IndexStore
+from platesearch.store import IndexStore
 
 DIM = 4
 
@@ -24,10 +24,8 @@ def fake_embed(plate: str) -> np.ndarray:
 
 
 @pytest.fixture()
-def store(tmp_path):
-    store = IndexStore.create_or_open(tmp_path / "index", IndexManifest("0" * 64, DIM, "test"))
-    yield store
-    store.close()
+def store(make_store):
+    return make_store(DIM)
 
 
 def add(store: IndexStore, crops: list[tuple[str, np.ndarray, str | None]]) -> None:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 THREADS_VARIABLE = "PLATESEARCH_THREADS"
+DETECTOR_PRECISION_VARIABLE = "PLATESEARCH_DETECTOR_PRECISION"  # "bfloat16" or "float32"
 
 
 def cache_dir() -> Path:
@@ -116,3 +117,21 @@ def configure_torch(threads: int | None = None) -> int:
     threads = thread_budget(threads)
     torch.set_num_threads(threads)
     return threads
+
+
+def detector_in_bfloat16() -> bool:
+    """Whether EasyOCR's text detector runs in bfloat16: where the CPU computes it natively
+    (AVX512-BF16 or AMX), unless $PLATESEARCH_DETECTOR_PRECISION says otherwise.
+
+    There it is 3-4x faster than float32 (BENCHMARKS.md), and CPUs without it would emulate
+    bfloat16 slower than float32.
+    """
+    import torch
+
+    chosen = os.environ.get(DETECTOR_PRECISION_VARIABLE, "").lower()
+    if chosen in ("bfloat16", "float32"):
+        return chosen == "bfloat16"
+    if chosen:
+        raise ValueError(f"${DETECTOR_PRECISION_VARIABLE} is {chosen!r}; use bfloat16 or float32")
+    native = (getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+    return any(check is not None and check() for check in native)

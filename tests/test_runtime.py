@@ -1,4 +1,4 @@
-"""Process-level rules: library files stay in platesearch's cache, thread budgets."""
+"""Process-level rules: library files stay in platesearch's cache, thread budgets, detector precision."""
 
 import os
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from platesearch.runtime import thread_budget
+from platesearch.runtime import detector_in_bfloat16, thread_budget
 
 
 @pytest.mark.slow
@@ -41,3 +41,21 @@ def test_thread_budget_reads_the_environment(monkeypatch):
     assert thread_budget() == 3 and thread_budget(1) == 1
     monkeypatch.delenv("PLATESEARCH_THREADS")
     assert thread_budget() == (os.cpu_count() or 1)
+
+
+def test_detector_precision_follows_the_environment_then_the_cpu(monkeypatch):
+    import torch
+
+    monkeypatch.setenv("PLATESEARCH_DETECTOR_PRECISION", "float32")
+    assert detector_in_bfloat16() is False
+    monkeypatch.setenv("PLATESEARCH_DETECTOR_PRECISION", "BFloat16")
+    assert detector_in_bfloat16() is True
+    monkeypatch.setenv("PLATESEARCH_DETECTOR_PRECISION", "half")
+    with pytest.raises(ValueError, match="bfloat16 or float32"):
+        detector_in_bfloat16()
+    monkeypatch.delenv("PLATESEARCH_DETECTOR_PRECISION")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert detector_in_bfloat16() is False
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert detector_in_bfloat16() is True

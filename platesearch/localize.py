@@ -1,8 +1,9 @@
 """Find candidate plate regions in a full photo with EasyOCR's text detector, offline.
 
-The detector runs on the whole photo at a small canvas with low thresholds (small plates
-answer it weakly), then again on an enlarged crop around each box too low to read well, so
-a 50-pixel plate in a large frame is found and read at a useful scale. The text boxes are
+The detector runs on the whole photo with low thresholds (small plates answer it weakly): at a
+small canvas up to 1280x720, at three quarters of the photo's size above (in tiles when that
+is large), then again on an enlarged crop around each box too low to read well, so a 50-pixel
+plate in a large frame is found and read at a useful scale. The text boxes are
 cropped as candidates; boxes a plate was split into ("AA 5149 EK" as three boxes) are
 merged, and the parts are kept too. Every plausible
 candidate is kept even when its OCR text fits no known format: OCR text is noisy, and the
@@ -29,6 +30,9 @@ from platesearch.textmatch import join_readings
 DEFAULT_MAX_SIDE = 640  # detector canvas (longest side); 640 kept recall of 960 at half the time: BENCHMARKS.md
 DEFAULT_MAX_CANDIDATES = 8
 REFERENCE_SIDE = 1280  # photos up to this long side get the canvas asked for; larger ones more
+LARGE_PHOTO_SCALE = 0.75  # detector pixels per photo pixel above REFERENCE_SIDE (detector_canvas)
+MAX_CANVAS = 2048  # larger canvases are run as tiles of this size, TILE_OVERLAP photo pixels apart
+TILE_OVERLAP = 256
 MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
 PLATE_ASPECT = (2.0, 8.0)  # width / height of a typical one-line plate's text
 CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of its height)
@@ -276,20 +280,53 @@ def _zoom(image: np.ndarray, quad: np.ndarray, first_scale: float) -> list[np.nd
 
 
 def detector_canvas(shape: tuple[int, ...], max_side: int = DEFAULT_MAX_SIDE) -> int:
-    """The whole-photo pass's canvas: `max_side` up to 1280-pixel photos; larger photos are
-    scaled by max_side / 1280 like those, up to twice `max_side`.
+    """The detector canvas (longest side) for a photo: `max_side` up to 1280-pixel photos, and
+    LARGE_PHOTO_SCALE of the photo's size above (scaled by max_side / 640 like the default).
 
-    A 1280x720 photo is seen at 640 (the speed target), a 4032x3024 one at 1280 rather than
-    640, where a 100-pixel plate would shrink to 16.
+    A 1280x720 photo is seen at 640 (the speed target). Larger frames are often wide scenes
+    whose plates are small: in 1920x1080 frames, 40-60 px plates were found 7 of 16 times at
+    half size, 14 of 16 at 0.75, 14 of 15 at full size, for 1.9 / 3.9 / 7.7 CPU s per frame
+    (RESULTS.md §0).
     """
-    return int(max(max_side, min(2 * max_side, max(shape[:2]) * max_side // REFERENCE_SIDE)))
+    long_side = max(shape[:2])
+    if long_side <= REFERENCE_SIDE:
+        return max_side
+    return max(max_side, int(long_side * LARGE_PHOTO_SCALE * max_side / DEFAULT_MAX_SIDE))
+
+
+def tiles(shape: tuple[int, ...], tile_side: float, overlap: int = TILE_OVERLAP) -> list[tuple[int, int, int, int]]:
+    """Overlapping (x0, y0, x1, y1) regions of at most `tile_side` pixels a side covering the
+    photo, as few as fit and of equal size, so anything up to `overlap` wide is whole in one."""
+
+    def spans(length: int) -> list[tuple[int, int]]:
+        if length <= tile_side:
+            return [(0, length)]
+        count = int(np.ceil((length - overlap) / (tile_side - overlap)))
+        size = int(np.ceil((length + (count - 1) * overlap) / count))
+        return [(start, start + size) for start in np.linspace(0, length - size, count).round().astype(int).tolist()]
+
+    height, width = shape[:2]
+    return [(x0, y0, x1, y1) for y0, y1 in spans(height) for x0, x1 in spans(width)]
 
 
 def _detect_photo(image: np.ndarray, max_side: int) -> list[np.ndarray]:
-    """Whole-photo detection at a small canvas, then small boxes detected again at zoom."""
+    """Whole-photo detection, then small boxes detected again at zoom.
+
+    A canvas over MAX_CANVAS is run as tiles at the same scale (the detector's memory grows
+    with the canvas: 3.5 GB for a 12 MP photo in one piece), beside one whole-photo pass at
+    MAX_CANVAS / 2 for plates wider than a tile's overlap.
+    """
     canvas = detector_canvas(image.shape, max_side)
     first_scale = min(1.0, canvas / max(image.shape[:2]))
-    quads = _detect(image, canvas, TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+    if canvas <= MAX_CANVAS:
+        quads = _detect(image, canvas, TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+    else:
+        quads = _detect(image, MAX_CANVAS // 2, TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+        for x0, y0, x1, y1 in tiles(image.shape, MAX_CANVAS / first_scale):
+            tile = image[y0:y1, x0:x1]
+            found = _detect(tile, int(max(tile.shape[:2]) * first_scale), TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+            quads += [q + np.float32([x0, y0]) for q in found]
+        quads = _distinct(quads)
     sizes = [q.max(axis=0) - q.min(axis=0) for q in quads]
     small = [i for i, (w, h) in enumerate(sizes) if h < ZOOM_BELOW or w < PLATE_ASPECT[0] * h]
     small.sort(key=lambda i: -_box_area(quads[i]))

@@ -130,7 +130,7 @@ def _paste_into_frame():
 
 @pytest.mark.slow
 def test_small_plate_in_a_large_frame_is_found_and_read(sample):
-    """A 90-pixel plate in a 1920x1080 frame: a third of it at the whole-photo canvas, so the zoom must find it."""
+    """A 90-pixel plate in a 1920x1080 frame, 68 pixels at the whole-photo canvas: the zoom reads it."""
     paste_into_frame = _paste_into_frame()
     items = [
         i for i in load_dataset(sample / "photos").items if i.plate in {"RK291AT", "RK865AC", "RK855AP", "RK875AE"}
@@ -143,6 +143,36 @@ def test_small_plate_in_a_large_frame_is_found_and_read(sample):
         read += any(best_reading(item.plate, c.ocr_text)[0] >= 0.85 for c in hits)
     # measured 2026-11-25: 4 of 4 found, 4 of 4 read within one character
     assert found >= 3 and read >= 2
+
+
+def test_large_photos_get_a_larger_canvas_in_tiles():
+    assert loc.detector_canvas((720, 1280)) == loc.DEFAULT_MAX_SIDE
+    assert loc.detector_canvas((1080, 1920)) == 1440
+    assert loc.detector_canvas((1080, 1920), max_side=320) == 720
+    assert loc.detector_canvas((3024, 4032)) == 3024 > loc.MAX_CANVAS
+    regions = loc.tiles((3024, 4032), loc.MAX_CANVAS / 0.75, overlap=256)
+    assert len(regions) == 4
+    covered = np.zeros((3024, 4032), bool)
+    for x0, y0, x1, y1 in regions:
+        assert max(x1 - x0, y1 - y0) <= loc.MAX_CANVAS / 0.75
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+    (ax0, _, ax1, _), (bx0, _, bx1, _) = regions[:2]
+    assert ax1 - bx0 >= 256  # neighbours overlap by at least the overlap
+    assert loc.tiles((720, 1280), 2730) == [(0, 0, 1280, 720)]
+
+
+@pytest.mark.slow
+def test_small_plate_in_a_12_megapixel_frame_is_found_in_tiles(sample):
+    """A 55-pixel plate in a 4032x3024 frame is 18 pixels wide at a whole-frame canvas of 1280;
+    the tiles see it at three quarters of its size."""
+    paste_into_frame = _paste_into_frame()
+    items = [i for i in load_dataset(sample / "photos").items if i.plate in {"RK291AT", "RK865AC"}]
+    found = 0
+    for item in items:
+        frame, box = paste_into_frame(read_image(item.path), item.box, (4032, 3024), 55, np.random.default_rng(2))
+        found += any(box_iou(c.box, box) >= 0.3 for c in loc.localize(frame))
+    assert found == len(items) == 2
 
 
 @pytest.mark.slow

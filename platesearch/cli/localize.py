@@ -35,7 +35,11 @@ def localize(
         typer.Option("--draw", help="Write the photo with its boxes drawn to this file (a folder for several photos)."),
     ] = None,
     max_side: Annotated[
-        int, typer.Option(help="Detector canvas for photos up to twice this size (larger photos get up to twice it).")
+        int,
+        typer.Option(
+            help="Detector canvas for photos up to 1280 px; larger photos are seen at 0.75 of their size "
+            "(scaled like this), in tiles above 2048.",
+        ),
     ] = DEFAULT_MAX_SIDE,
     max_candidates: Annotated[int, typer.Option(help="At most this many candidates.")] = DEFAULT_MAX_CANDIDATES,
 ) -> None:

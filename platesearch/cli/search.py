@@ -101,8 +101,8 @@ def index(
         typer.Option(
             "--detector-max-side",
             min=64,
-            help=f"Text detector canvas, longest side in pixels (default {DEFAULT_MAX_SIDE}; 512 is faster, "
-            "see BENCHMARKS.md).",
+            help=f"Text detector canvas, longest side in pixels, for photos up to 1280 px (default {DEFAULT_MAX_SIDE}; "
+            "512 is faster, see BENCHMARKS.md); larger photos get proportionally more.",
         ),
     ] = None,
 ) -> None:

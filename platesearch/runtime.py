@@ -38,7 +38,7 @@ def keep_library_files_in_cache() -> None:
 
 def thread_budget(threads: int | None = None) -> int:
     """Threads for one pool: `threads`, else $PLATESEARCH_THREADS, else every core."""
-    return threads or int(os.environ.get(THREADS_VARIABLE, 0)) or os.cpu_count() or 1
+    return threads or int(os.environ.get(THREADS_VARIABLE) or 0) or os.cpu_count() or 1
 
 
 def share_cores(threads: int) -> None:

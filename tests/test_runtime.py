@@ -39,6 +39,8 @@ def test_libraries_write_only_into_the_cache_folder(tmp_path):
 def test_thread_budget_reads_the_environment(monkeypatch):
     monkeypatch.setenv("PLATESEARCH_THREADS", "3")
     assert thread_budget() == 3 and thread_budget(1) == 1
+    monkeypatch.setenv("PLATESEARCH_THREADS", "")  # set but empty: as if unset
+    assert thread_budget() == (os.cpu_count() or 1)
     monkeypatch.delenv("PLATESEARCH_THREADS")
     assert thread_budget() == (os.cpu_count() or 1)
 

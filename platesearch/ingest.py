@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -17,7 +17,7 @@ from platesearch.catalog import PhotoRow
 from platesearch.media import ImageReadError, file_sha256, read_image
 from platesearch.records import CropRow
 from platesearch.store import IndexStore
-from platesearch.textmatch import join_readings
+from platesearch.textmatch import join_readings, split_readings
 from platesearch.workers import run_in_order
 
 # Crops per model call (measured 570 crops/s at 64 against 334 at 16); the vectors file and
@@ -89,12 +89,15 @@ class Preparer:
             found = self._candidates(image)
             seconds["localize"] = time.perf_counter() - started - seconds["decode"]
             plate_images = [binarize(crop) for _, crop in found]
+            rows = [row for row, _ in found]
+            if self.ocr or not self.inputs_are_crops:
+                rows = [_with_reading_of(row, plate) for row, plate in zip(rows, plate_images, strict=True)]
         except ImageReadError as error:
             return Prepared(job, [], [], error.reason, seconds)
         except (ValueError, cv2.error) as error:  # e.g. an image too small to binarize
             return Prepared(job, [], [], f"cannot process: {error}", seconds)
         seconds["binarize"] = time.perf_counter() - started - seconds["decode"] - seconds["localize"]
-        return Prepared(job, [row for row, _ in found], plate_images, None, seconds)
+        return Prepared(job, rows, plate_images, None, seconds)
 
     def _candidates(self, image: np.ndarray) -> list[tuple[CropRow, np.ndarray]]:
         # EasyOCR (torch) loads only when photos or OCR readings need it.
@@ -110,6 +113,14 @@ class Preparer:
 
         found = localize(image, max_side=self.detector_max_side or DEFAULT_MAX_SIDE)
         return [(CropRow(c.box, c.ocr_text, c.ocr_confidence), c.crop) for c in found]
+
+
+def _with_reading_of(row: CropRow, plate_image: np.ndarray) -> CropRow:
+    """The crop's readings and the reading of its binarized plate image (localize.read_plate_image)."""
+    from platesearch.localize import read_plate_image
+
+    readings = [*split_readings(row.ocr_text), read_plate_image(plate_image)]
+    return replace(row, ocr_text=join_readings(readings))
 
 
 @dataclass

@@ -396,6 +396,16 @@ def read_crop(crop: np.ndarray) -> tuple[list[str], float]:
     return [r for r in dict.fromkeys(readings) if r], float(np.mean(confidences))
 
 
+def read_plate_image(plate_image: np.ndarray) -> str:
+    """The recognizer's reading of a binarized plate image (binarize's 512x64 output), as one line.
+
+    The binarizer has already removed the frame, the background and often a country band or an
+    emblem; what is left is read more cleanly from small, dark or noisy crops than the crop itself.
+    """
+    h, w = plate_image.shape[:2]
+    return _plate_chars(_recognize(plate_image, [np.float32([[0, 0], [w, 0], [w, h], [0, h]])])[0][0])
+
+
 def localize(
     image: np.ndarray, max_side: int = DEFAULT_MAX_SIDE, max_candidates: int = DEFAULT_MAX_CANDIDATES
 ) -> list[Candidate]:

@@ -100,3 +100,22 @@ def test_video_and_heic_files_are_counted_not_silently_skipped(tmp_path, sample)
     not_images: dict[str, int] = {}
     assert [p.name for p in iter_image_files([folder], not_images=not_images)] == ["a.png"]
     assert not_images == {".mp4": 1, ".mov": 1, ".heic": 1, ".txt": 1}
+
+
+@pytest.mark.slow
+def test_a_crop_keeps_the_reading_of_its_binarized_plate_image(crops):
+    """Readings are the crop's own lines and the recognizer's reading of the binarized image;
+    without OCR none is made."""
+    from platesearch.binarize import binarize
+    from platesearch.localize import read_plate_image
+    from platesearch.textmatch import split_readings
+
+    path = sorted(crops.iterdir())[0]
+    job = ingest.Job(str(path), "0" * 64, path.stat().st_size, path.stat().st_mtime)
+    prepared = Preparer(inputs_are_crops=True, ocr=True, max_pixels=DEFAULT_MAX_PIXELS)(job)
+    (row,) = prepared.crops
+    binarized_reading = read_plate_image(binarize(ingest.read_image(str(path))))
+    assert binarized_reading and binarized_reading in split_readings(row.ocr_text)
+    assert prepared.plate_images[0].shape == (64, 512)
+    (unread,) = Preparer(inputs_are_crops=True, ocr=False, max_pixels=DEFAULT_MAX_PIXELS)(job).crops
+    assert unread.ocr_text is None

@@ -386,7 +386,7 @@ def read_crop(crop: np.ndarray) -> tuple[list[str], float]:
     quads = _detect(crop, max(h, w))
     quads.sort(key=lambda q: (round(float(q[:, 1].mean()) / (0.5 * h)), float(q[:, 0].min())))  # lines, then x
     lines = [(_plate_chars(t), c) for t, c in _recognize(gray, quads)]
-    whole, whole_confidence = _recognize(gray, [np.float32([[0, 0], [w, 0], [w, h], [0, h]])])[0]
+    whole, whole_confidence = _recognize(gray, [_whole_quad(gray)])[0]
     lines = [(t, c) for t, c in lines if t]
     readings = [t for t, _ in lines]
     if len(readings) > 1:
@@ -402,8 +402,13 @@ def read_plate_image(plate_image: np.ndarray) -> str:
     The binarizer has already removed the frame, the background and often a country band or an
     emblem; what is left is read more cleanly from small, dark or noisy crops than the crop itself.
     """
-    h, w = plate_image.shape[:2]
-    return _plate_chars(_recognize(plate_image, [np.float32([[0, 0], [w, 0], [w, h], [0, h]])])[0][0])
+    return _plate_chars(_recognize(plate_image, [_whole_quad(plate_image)])[0][0])
+
+
+def _whole_quad(image: np.ndarray) -> np.ndarray:
+    """The quad of the whole image, to recognize it as one line."""
+    h, w = image.shape[:2]
+    return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
 
 
 def localize(

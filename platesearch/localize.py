@@ -316,22 +316,26 @@ def _detect_photo(image: np.ndarray, max_side: int) -> list[np.ndarray]:
     with the canvas: 3.5 GB for a 12 MP photo in one piece), beside one whole-photo pass at
     MAX_CANVAS / 2 for plates wider than a tile's overlap.
     """
+
+    def detect_weak(region: np.ndarray, region_canvas: int) -> list[np.ndarray]:
+        return _detect(region, region_canvas, TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+
     canvas = detector_canvas(image.shape, max_side)
     first_scale = min(1.0, canvas / max(image.shape[:2]))
     if canvas <= MAX_CANVAS:
-        quads = _detect(image, canvas, TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+        quads = detect_weak(image, canvas)
     else:
-        quads = _detect(image, MAX_CANVAS // 2, TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+        quads = detect_weak(image, MAX_CANVAS // 2)
         for x0, y0, x1, y1 in tiles(image.shape, MAX_CANVAS / first_scale):
             tile = image[y0:y1, x0:x1]
-            found = _detect(tile, int(max(tile.shape[:2]) * first_scale), TEXT_THRESHOLD, LOW_TEXT, min_size=4)
-            quads += [q + np.float32([x0, y0]) for q in found]
+            quads += [q + np.float32([x0, y0]) for q in detect_weak(tile, int(max(tile.shape[:2]) * first_scale))]
         quads = _distinct(quads)
     sizes = [q.max(axis=0) - q.min(axis=0) for q in quads]
     small = [i for i, (w, h) in enumerate(sizes) if h < ZOOM_BELOW or w < PLATE_ASPECT[0] * h]
     small.sort(key=lambda i: -_box_area(quads[i]))
-    kept = [q for i, q in enumerate(quads) if i not in set(small[:MAX_ZOOMS])]
-    for i in small[:MAX_ZOOMS]:
+    zoomed = small[:MAX_ZOOMS]  # at most 8: a list lookup is cheap
+    kept = [q for i, q in enumerate(quads) if i not in zoomed]
+    for i in zoomed:
         kept += _zoom(image, quads[i], first_scale)
     return _distinct(kept)
 

@@ -13,11 +13,14 @@ No pickle anywhere: JSON, SQLite and FAISS's own binary format.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,6 +36,8 @@ CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
 LOCK = "write.lock"
 OWN_FILES = frozenset({CATALOG, f"{CATALOG}-wal", f"{CATALOG}-shm", f"{CATALOG}-journal", VECTORS, LOCK})
+# Below this much free space, an I/O error of SQLite is taken for a full disk.
+ALMOST_FULL_BYTES = 1 << 20
 # Up to this many crops the OCR search scores every reading; above, only trigram candidates
 # (the full scan grows with the index: it took about 10 ms per query at 10,000 crops).
 OCR_FULL_SCAN_LIMIT = 2_000
@@ -82,6 +87,41 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def is_disk_full(error: BaseException, directory: Path) -> bool:
+    """An OSError for a full disk or quota, SQLite's own report of one, or an I/O error of
+    SQLite's (its shared-memory file cannot grow) on a disk with almost no space left."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    if "disk is full" in str(error):
+        return True
+    try:
+        space = os.statvfs(directory)
+    except OSError:
+        return False
+    return "disk I/O error" in str(error) and space.f_bavail * space.f_frsize < ALMOST_FULL_BYTES
+
+
+def disk_full_error(directory: Path) -> IndexStoreError:
+    return IndexStoreError(
+        f"the disk holding {directory} is full: the index keeps what was committed before this "
+        "batch; free some space and run the same command again to go on"
+    )
+
+
+@contextmanager
+def disk_full_as_error(directory: Path) -> Iterator[None]:
+    """Turn a full disk while writing the index into one clear IndexStoreError. What was
+    committed before stays: temporary files are removed and the catalog's transaction rolls back."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as error:
+        if not is_disk_full(error, directory):
+            raise
+        raise disk_full_error(directory) from None
+
+
 class IndexStore:
     """Vectors, catalog and manifest of one index directory."""
 
@@ -102,10 +142,14 @@ class IndexStore:
             self.opened_version = self.catalog.data_version()  # before loading: a commit meanwhile shows as a change
             self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
             self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable, repair))
-        except (sqlite3.DatabaseError, RuntimeError, UnicodeDecodeError) as error:  # faiss: RuntimeError on a bad file
+        except (sqlite3.DatabaseError, RuntimeError, UnicodeDecodeError, OSError) as error:  # faiss: RuntimeError
             if isinstance(error, IndexStoreError):
                 raise
             self.close()
+            if is_disk_full(error, directory):
+                raise disk_full_error(directory) from None
+            if isinstance(error, OSError):
+                raise
             raise IndexStoreError(
                 f"the index at {directory} is damaged ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
                 "platesearch verify tells what can be repaired"
@@ -135,7 +179,12 @@ class IndexStore:
             manifest = existing  # keeps its vector index choice
         store = cls(directory, manifest, writable=True)
         if not path.exists():
-            store._write_manifest()
+            try:
+                with disk_full_as_error(directory):
+                    store._write_manifest()
+            except IndexStoreError:
+                store.close()
+                raise
         return store
 
     @classmethod
@@ -269,6 +318,12 @@ class IndexStore:
         under "add" and "commit".
         """
         self.check_writable()
+        with disk_full_as_error(self.directory):
+            self._add_batch(photos, vectors, failed, seconds)
+
+    def _add_batch(
+        self, photos: list[PhotoRow], vectors: np.ndarray, failed: list[tuple[str, str]], seconds: dict[str, float]
+    ) -> None:
         started = time.perf_counter()
         next_id = self.catalog.next_crop_id()
         crop_ids = np.arange(next_id, next_id + len(vectors), dtype=np.int64)

@@ -223,3 +223,50 @@ def test_verify_of_a_damaged_catalog_says_it_cannot_repair(three_crops, tmp_path
     (tmp_path / "index" / "catalog.sqlite").write_bytes(b"this is not a database" * 100)
     result = runner.invoke(app, ["verify", "--index", str(tmp_path / "index"), "--repair"])
     assert result.exit_code == 1 and "not repairable" in result.output
+
+
+@pytest.fixture()
+def tiny_filesystem(tmp_path):
+    """A 1 MB tmpfs mounted in the temporary folder: a disk that can really fill up."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tiny filesystem needs root")
+    mount_point = tmp_path / "tiny-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"this machine cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file into `folder` until its disk is full; returns it (delete it to free the space)."""
+    filler = folder / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(descriptor, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def test_a_full_disk_gives_a_clear_error_keeps_the_index_and_the_run_resumes(three_crops, tiny_filesystem):
+    index = tiny_filesystem / "index"
+    first, *others = sorted(three_crops.iterdir())
+    index_crops([first], index)
+    filler = _fill(tiny_filesystem)
+    result = runner.invoke(app, ["index", *map(str, others), "--crops", "--no-ocr", "--index", str(index)])
+    assert result.exit_code == 2 and "is full" in result.output and "Traceback" not in result.output, result.output
+    assert not list(index.glob("*.tmp"))
+    filler.unlink()
+    stats = runner.invoke(app, ["stats", "--index", str(index)])
+    assert stats.exit_code == 0 and "photos: 1" in stats.output, stats.output
+    result = runner.invoke(app, ["index", *map(str, others), "--crops", "--no-ocr", "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    with PlateIndex.open(index) as plate_index:
+        assert len(plate_index.search("AB1234", k=10, method="embedding")) == 3

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from platesearch.binarize import binarize
-from platesearch.config import CANVAS_HEIGHT, CANVAS_WIDTH, PACKAGE_DIR
+from platesearch.config import CANVAS_HEIGHT, CANVAS_WIDTH, PACKAGE_DIR, plate_rules
 from platesearch.datasets import LabelledImage, is_validation_plate, load_dataset
 from platesearch.degrade import check_families, degrade
 from platesearch.media import ImageReadError, file_sha256, read_image
@@ -42,6 +42,7 @@ from platesearch.runtime import configure_tensorflow
 from platesearch.synth import DIGITS, LETTERS, random_plate_text, synthetic_plate_photo
 
 DEFAULT_DATASETS_ROOT = PACKAGE_DIR.parent.parent / "shared" / "datasets"
+CTC_ALPHABET = plate_rules().alphabet
 # The config fields that decide the prepared data: runs that agree on them can share data.npz.
 DATA_FIELDS = {
     "seed",
@@ -89,6 +90,10 @@ class TrainConfig(BaseModel):
     # Renders of plate texts one or two characters away from plates in the batch, added as
     # extra InfoNCE negatives: the crop must pick its own plate over a near miss.
     hard_negatives: int = Field(0, ge=0)
+    # Weight of an auxiliary CTC loss reading the plate text off the encoder's 4x64 feature
+    # grid (platesearch-v1 only; training-only head, not saved): it asks the trunk to keep which
+    # character sits where, which the pooled embedding can otherwise trade for style.
+    ctc_weight: float = Field(0.0, ge=0)
 
     @field_validator("degradations")
     @classmethod
@@ -101,10 +106,17 @@ class TrainConfig(BaseModel):
 
 
 def build_autoencoder(config: TrainConfig):
-    """The autoencoder: nested `encoder` (image -> embedding) and `decoder` (embedding -> render)."""
+    """The autoencoder: nested `encoder` (image -> embedding) and `decoder` (embedding -> render).
+
+    With `ctc_weight`, also a training-only `reader` (image -> embedding, per-column character
+    logits) sharing the encoder's layers; otherwise `reader` is None. Only the autoencoder is saved.
+    """
     import keras
     from keras import layers
 
+    if config.ctc_weight and config.architecture != "platesearch-v1":
+        raise ValueError("ctc_weight needs the platesearch-v1 architecture (a 4x64 feature grid)")
+    reader = None
     inputs = keras.Input((CANVAS_HEIGHT, CANVAS_WIDTH, 1), name="ink")
     if config.architecture == "thesis":
         # The study's listing: Conv2D + MaxPooling2D blocks down to a 2x16x8 bottleneck.
@@ -130,6 +142,7 @@ def build_autoencoder(config: TrainConfig):
             x = layers.Conv2D(channels, 3, strides=stride, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization()(x)
             x = layers.ReLU()(x)
+        grid = x
         x = layers.Conv2D(16, 1, activation="relu")(x)
         bottleneck_shape = tuple(int(d) for d in x.shape[1:])
         x = layers.Flatten()(x)
@@ -137,6 +150,14 @@ def build_autoencoder(config: TrainConfig):
             x = layers.Dropout(config.dropout)(x)
         embedding = layers.Dense(config.embedding_dim, name="embedding")(x)
         encoder = keras.Model(inputs, embedding, name=ENCODER_NAME)
+        if config.ctc_weight:
+            # columns of the grid as time steps; a width-5 convolution widens each column's view
+            # to about one character (31 -> 63 px of the 512-px canvas) before the classifier
+            rows, columns, channels = (int(d) for d in grid.shape[1:])
+            sequence = layers.Reshape((columns, rows * channels))(layers.Permute((2, 1, 3))(grid))
+            sequence = layers.Conv1D(128, 5, padding="same", activation="relu")(sequence)
+            logits = layers.Dense(len(CTC_ALPHABET) + 1, name="ctc_logits")(sequence)
+            reader = keras.Model(inputs, [embedding, logits], name="reader")
         code = keras.Input((config.embedding_dim,), name="code")
         y = layers.Dense(int(np.prod(bottleneck_shape)), activation="relu")(code)
         y = layers.Reshape(bottleneck_shape)(y)
@@ -154,7 +175,23 @@ def build_autoencoder(config: TrainConfig):
     decoder = keras.Model(code, reconstruction, name="decoder")
     embedded = encoder(inputs)
     outputs = {"embedding": embedded, "reconstruction": decoder(embedded)}
-    return keras.Model(inputs, outputs, name=f"autoencoder_{config.architecture}")
+    return keras.Model(inputs, outputs, name=f"autoencoder_{config.architecture}"), reader
+
+
+def ctc_labels(plates: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Plate texts as CTC targets: int32 [n, max_length] indices into CTC_ALPHABET (padded), and lengths.
+
+    Characters the alphabet lacks (a CN plate's province character is not in its label anyway)
+    are left out; the blank is the last class.
+    """
+    width = plate_rules().max_length
+    labels = np.zeros((len(plates), width), np.int32)
+    lengths = np.zeros(len(plates), np.int32)
+    for row, plate in enumerate(plates):
+        indices = [CTC_ALPHABET.index(c) for c in plate if c in CTC_ALPHABET][:width]
+        labels[row, : len(indices)] = indices
+        lengths[row] = len(indices)
+    return labels, lengths
 
 
 # ---------------------------------------------------------------- data
@@ -390,37 +427,57 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
         n_real = summary["real_train_pairs"]
         renders = {p: render_plate(p) for p in dict.fromkeys(train_set.plates)}
 
-        autoencoder = build_autoencoder(config)
+        autoencoder, reader = build_autoencoder(config)
         encoder, decoder = autoencoder.get_layer(ENCODER_NAME), autoencoder.get_layer("decoder")
         optimizer = keras.optimizers.Adam(
             keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * config.steps_per_epoch)
         )
         temperature = tf.constant(config.temperature)
+        variables = autoencoder.trainable_variables
+        if reader is not None:
+            known = {id(v) for v in variables}
+            variables = variables + [v for v in reader.trainable_variables if id(v) not in known]
 
         @tf.function(reduce_retracing=True)
-        def train_step(real, render, negatives):
+        def train_step(real, render, negatives, labels, label_lengths):
             with tf.GradientTape() as tape:
                 n = tf.shape(real)[0]
-                embedded = encoder(tf.concat([real, render, negatives], 0), training=True)
+                images = tf.concat([real, render, negatives], 0)
+                if reader is None:
+                    embedded, ctc_loss = encoder(images, training=True), tf.constant(0.0)
+                else:
+                    embedded, logits = reader(images, training=True)
+                    # the crops and their renders read the same text
+                    ctc_loss = tf.reduce_mean(
+                        tf.nn.ctc_loss(
+                            tf.concat([labels, labels], 0),
+                            logits[: 2 * n],
+                            tf.concat([label_lengths, label_lengths], 0),
+                            tf.fill([2 * n], tf.shape(logits)[1]),
+                            logits_time_major=False,
+                            blank_index=-1,
+                        )
+                    )
                 e_real, e_render = embedded[:n], embedded[n:]
                 reconstruction = decoder(e_real, training=True)
                 rec_loss = tf.reduce_mean(tf.square(reconstruction - render))
                 z_real, z_render = tf.math.l2_normalize(e_real, 1), tf.math.l2_normalize(e_render, 1)
                 # crop -> renders: the batch's renders plus the near misses; render -> crops: square part
-                logits = tf.matmul(z_real, z_render, transpose_b=True) / temperature
-                labels = tf.range(n)
+                logits_nce = tf.matmul(z_real, z_render, transpose_b=True) / temperature
+                targets = tf.range(n)
                 nce = 0.5 * (
-                    tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+                    tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits_nce))
                     + tf.reduce_mean(
-                        tf.nn.sparse_softmax_cross_entropy_with_logits(labels, tf.transpose(logits[:, :n]))
+                        tf.nn.sparse_softmax_cross_entropy_with_logits(targets, tf.transpose(logits_nce[:, :n]))
                     )
                 )
                 loss = config.reconstruction_weight * rec_loss + config.contrastive_weight * nce
-            variables = autoencoder.trainable_variables
+                loss += config.ctc_weight * ctc_loss
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-            return loss, rec_loss, nce
+            return loss, rec_loss, nce, ctc_loss
 
-        checkpoint = tf.train.Checkpoint(model=autoencoder, optimizer=optimizer, epoch=tf.Variable(0))
+        tracked = {"model": autoencoder} if reader is None else {"model": autoencoder, "reader": reader}
+        checkpoint = tf.train.Checkpoint(**tracked, optimizer=optimizer, epoch=tf.Variable(0))
         manager = tf.train.CheckpointManager(checkpoint, out_dir / "checkpoints", max_to_keep=2)
         history_file = out_dir / "history.json"
         history: list[dict] = json.loads(history_file.read_text()) if history_file.exists() else []
@@ -435,25 +492,28 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
                 progress.console.print(f"time budget of {config.time_budget_minutes} min reached: stopping early")
                 break
             steps = progress.add_task(f"epoch {int(checkpoint.epoch) + 1}", total=config.steps_per_epoch, status="")
-            sums = np.zeros(3)
+            sums = np.zeros(4)
             for _ in range(config.steps_per_epoch):
                 index = _batch_indices(rng, n_real, len(train_set.plates), config, train_set.plates)
                 real = to_model_input(jitter_geometry(train_set.images[index], rng, config.geometric_jitter))
                 batch_plates = [train_set.plates[i] for i in index]
                 render = to_model_input(np.stack([renders[p] for p in batch_plates]))
                 negatives = to_model_input(hard_negative_renders(batch_plates, config.hard_negatives, rng))
-                sums += [float(v) for v in train_step(tf.constant(real), tf.constant(render), tf.constant(negatives))]
+                labels, label_lengths = ctc_labels(batch_plates)
+                losses = train_step(*(tf.constant(a) for a in (real, render, negatives, labels, label_lengths)))
+                sums += [float(v) for v in losses]
                 progress.advance(steps)
             progress.remove_task(steps)
             checkpoint.epoch.assign_add(1)
             metrics = validate(encoder, val_set)
-            loss, rec, nce = sums / config.steps_per_epoch
+            loss, rec, nce, ctc = sums / config.steps_per_epoch
             history.append(
                 {
                     "epoch": int(checkpoint.epoch),
                     "loss": loss,
                     "reconstruction": rec,
                     "contrastive": nce,
+                    "ctc": ctc,
                     "val_top1": metrics["top1"],
                     "val_top3": metrics["top3"],
                     "val_mrr": metrics["mrr"],
@@ -468,7 +528,7 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
             progress.update(
                 epochs,
                 advance=1,
-                status=f"loss {loss:.3f} rec {rec:.4f} nce {nce:.3f} val top1 {metrics['top1']:.3f} top3 {metrics['top3']:.3f}",
+                status=f"loss {loss:.3f} rec {rec:.4f} nce {nce:.3f} ctc {ctc:.2f} val top1 {metrics['top1']:.3f} top3 {metrics['top3']:.3f}",
             )
     best_epoch = max(history, key=lambda h: h["val_top1"])
     export(out_dir, config, summary, best_epoch, total_minutes=(time.time() - started) / 60)

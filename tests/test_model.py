@@ -73,7 +73,8 @@ def tiny_dataset(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_runs_end_to_end(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("ctc_weight", [0.0, 0.5])
+def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight):
     from platesearch.train import TrainConfig, train
 
     config = TrainConfig(
@@ -92,9 +93,11 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path):
         degradations=("frame", "polarity", "exposure", "blur", "downscale", "jpeg"),
         degradation_probability=0.5,
         hard_negatives=2,
+        ctc_weight=ctc_weight,
     )
     best = train(config, tmp_path / "run")
     assert 0.0 <= best["val_top1"] <= 1.0
+    assert (best["ctc"] > 0) == (ctc_weight > 0)
     for produced in (MODEL_FILE, MANIFEST_FILE, "training.png", "history.json"):
         assert (tmp_path / "run" / produced).is_file()
     embedder = PlateEmbedder(tmp_path / "run")
@@ -124,6 +127,16 @@ def test_near_misses_are_one_or_two_characters_away_and_keep_letters_and_digits(
         assert all(a.isdigit() == b.isdigit() for a, b in changed)
     renders = hard_negative_renders(["ABC1234", "XYZ987"], 2, rng)
     assert renders.shape[0] in (1, 2) and renders.shape[1:] == (64, 512)
+
+
+def test_ctc_labels_index_the_alphabet_and_leave_out_other_characters():
+    from platesearch.train import CTC_ALPHABET, ctc_labels
+
+    labels, lengths = ctc_labels(["AB12", "川A9"])
+    assert lengths.tolist() == [4, 2]
+    assert [CTC_ALPHABET[i] for i in labels[0, :4]] == list("AB12")
+    assert [CTC_ALPHABET[i] for i in labels[1, :2]] == list("A9")
+    assert labels.shape[1] >= 12
 
 
 def test_train_config_rejects_unknown_degradations():

@@ -7,6 +7,7 @@ in WAL mode, so readers query while one writer commits.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -118,7 +119,10 @@ class Catalog:
         return {row[0] for row in self.db.execute("SELECT id FROM crops")} if self.has_table("crops") else set()
 
     def next_crop_id(self) -> int:
-        return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM crops").fetchone()[0] + 1
+        """One past the largest crop id; an empty catalog starts at a random multiple of 2**20
+        below 2**40, so two indexes share no ids and a vectors file from another index is told apart."""
+        largest = self.db.execute("SELECT MAX(id) FROM crops").fetchone()[0]
+        return largest + 1 if largest is not None else secrets.randbelow(1 << 20) << 20 | 1
 
     def photo_by_hash(self, sha256: str) -> str | None:
         row = self.db.execute("SELECT path FROM photos WHERE sha256 = ? AND status = 'ok'", (sha256,)).fetchone()

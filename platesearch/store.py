@@ -236,6 +236,11 @@ class IndexStore:
         else:
             vectors = vector_search.new_exact(self.manifest.embedding_dim)
         stored = set(vector_search.stored_ids(vectors).tolist())
+        if not repair and belongs_to_another_index(committed, stored):
+            raise IndexStoreError(
+                f"the index at {self.directory} is damaged: {VECTORS} holds none of its catalog's crops "
+                "(a file of another index?); platesearch verify --repair forgets the photos to index them again"
+            )
         orphans = stored - committed
         if orphans:
             vectors.remove_ids(np.fromiter(orphans, dtype=np.int64))
@@ -370,6 +375,13 @@ class IndexStore:
             return False
         self.vectors = vector_search.convert(self.vectors, kind)
         return True
+
+
+def belongs_to_another_index(committed: set[int], stored: set[int]) -> bool:
+    """Whether a vectors file shares no crop id with the catalog, and is not this index's own
+    file with every photo replaced by a batch whose commit was lost (its ids would start right
+    after the catalog's). Indexes number their crops from a random base (Catalog.next_crop_id)."""
+    return bool(committed and stored and committed.isdisjoint(stored) and min(stored) != max(committed) + 1)
 
 
 def read_manifest(directory: Path) -> IndexManifest:

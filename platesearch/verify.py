@@ -15,7 +15,7 @@ from pathlib import Path
 import faiss
 
 from platesearch import vectors as vector_search
-from platesearch.store import CATALOG, VECTORS, IndexStore, IndexStoreError, read_manifest
+from platesearch.store import CATALOG, VECTORS, IndexStore, IndexStoreError, belongs_to_another_index, read_manifest
 
 
 @dataclass
@@ -73,6 +73,8 @@ def verify_index(directory: Path | str, repair: bool = False) -> VerifyReport:
     elif committed:
         report.problems.append(f"{VECTORS} is missing")
     orphans, missing = stored - committed, committed - stored
+    if belongs_to_another_index(committed, stored):
+        report.problems.append(f"{VECTORS} holds none of the catalog's crops: it seems to belong to another index")
     if orphans:
         report.problems.append(f"{len(orphans)} vectors have no catalog row (a batch whose commit was lost)")
         report.repairs.append(f"drop those {len(orphans)} vectors")

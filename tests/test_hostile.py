@@ -270,3 +270,24 @@ def test_a_full_disk_gives_a_clear_error_keeps_the_index_and_the_run_resumes(thr
     assert result.exit_code == 0, result.output
     with PlateIndex.open(index) as plate_index:
         assert len(plate_index.search("AB1234", k=10, method="embedding")) == 3
+
+
+def test_a_vectors_file_of_another_index_is_refused_and_verify_repairs_it(three_crops, tmp_path):
+    index_crops([three_crops], tmp_path / "index")
+    index_crops([three_crops], tmp_path / "other")  # same photos, so only the crop ids can tell
+    shutil.copy(tmp_path / "other" / "vectors.faiss", tmp_path / "index" / "vectors.faiss")
+    for verb in (["stats"], ["query", "AB1234"]):
+        result = runner.invoke(app, [*verb, "--index", str(tmp_path / "index")])
+        assert result.exit_code == 2 and "another index" in result.output, result.output
+    found = runner.invoke(app, ["verify", "--index", str(tmp_path / "index")])
+    assert found.exit_code == 1 and "another index" in found.output
+    assert runner.invoke(app, ["verify", "--index", str(tmp_path / "index"), "--repair"]).exit_code == 0
+    assert index_crops([three_crops], tmp_path / "index").indexed == 3
+
+
+def test_a_lost_commit_that_replaced_every_photo_is_not_taken_for_another_index():
+    from platesearch.store import belongs_to_another_index
+
+    assert not belongs_to_another_index({5, 6}, {7, 8})  # this index's next ids: a crash, not a swap
+    assert belongs_to_another_index({5, 6}, {1 << 30, (1 << 30) + 1})
+    assert not belongs_to_another_index({5, 6}, {6, 7})

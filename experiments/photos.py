@@ -29,7 +29,7 @@ import numpy as np
 from platesearch import textmatch
 from platesearch.datasets import load_dataset
 from platesearch.evaluate import evaluate_baseline, evaluate_dataset
-from platesearch.media import absolute_path
+from platesearch.media import absolute_path, file_sha256
 from platesearch.metrics import box_iou
 from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, ModelManifest
 from platesearch.pipeline import PlateIndex
@@ -101,19 +101,29 @@ def copy_readings(source: Path, target: Path) -> None:
 
 
 def localization(folder: Path, index_dir: Path) -> dict:
-    """Recall at IoU >= 0.3 per plate-width band and candidates per photo, from the catalog."""
+    """Recall at IoU >= 0.3 per plate-width band and candidates per photo, from the catalog.
+
+    A file byte-identical to one indexed before is stored once (under the first path): its
+    plate is looked up under that copy. An unreadable photo counts as a miss.
+    """
     db = sqlite3.connect(f"file:{index_dir / 'catalog.sqlite'}?mode=ro", uri=True)
     boxes: dict[str, list[tuple[int, int, int, int]]] = {}
-    for path, x, y, w, h in db.execute(
-        "SELECT p.path, c.x, c.y, c.w, c.h FROM photos p LEFT JOIN crops c ON c.photo_id = p.id"
+    path_of_hash: dict[str, str] = {}
+    for path, sha256, x, y, w, h in db.execute(
+        "SELECT p.path, p.sha256, c.x, c.y, c.w, c.h FROM photos p LEFT JOIN crops c ON c.photo_id = p.id"
     ):
         boxes.setdefault(path, [])
+        if sha256:
+            path_of_hash[sha256] = path
         if x is not None:
             boxes[path].append((x, y, w, h))
     db.close()
     found = []
     for item in load_dataset(folder).items:
-        candidates = boxes.get(str(item.path.resolve()), boxes.get(str(item.path), []))
+        path = str(item.path.resolve())
+        if path not in boxes and item.path.is_file():
+            path = path_of_hash.get(file_sha256(item.path), path)
+        candidates = boxes.get(path, [])
         found.append((item.box[2], any(box_iou(c, item.box) >= 0.3 for c in candidates)))
     bands = {}
     for low, high in WIDTH_BANDS:

@@ -18,8 +18,8 @@ PLATE_RULES_FILE = PACKAGE_DIR / "data" / "plates.yaml"
 CANVAS_HEIGHT = 64
 CANVAS_WIDTH = 512
 # Vector search choices (`vectors`), here so the CLI can name them without importing FAISS:
-# "auto" is exact up to AUTO_IVF_THRESHOLD vectors and IVF above.
-VECTOR_INDEX_CHOICES = ("auto", "exact", "ivf")
+# "auto" is exact up to AUTO_IVF_THRESHOLD vectors and IVF above; "ivf-sq8" stores 8-bit vectors.
+VECTOR_INDEX_CHOICES = ("auto", "exact", "ivf", "ivf-sq8")
 AUTO_IVF_THRESHOLD = 100_000
 
 

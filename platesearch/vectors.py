@@ -1,8 +1,9 @@
-"""The FAISS side of an index: exact search for small collections, IVF for large ones.
+"""The FAISS side of an index: exact search for small collections, IVF for large ones, and
+IVF with 8-bit scalar-quantized vectors (a quarter of the memory) for the largest.
 
-Both kinds are keyed by crop id, support adding and removing by id, and give back every
-stored vector, so converting one kind into the other needs neither the photos nor the
-model. Chosen by measurement (BENCHMARKS.md): exact inner-product search grows linearly
+Every kind is keyed by crop id, supports adding and removing by id, and gives back every
+stored vector (IVF-SQ8: its 8-bit approximation), so converting one kind into another needs
+neither the photos nor the model. Chosen by measurement (BENCHMARKS.md): exact inner-product search grows linearly
 (about 90 ms per query at 1M crops on 2 cores), while an inverted-file index over the same
 vectors answers in about 1 ms with recall@10 above 0.99. HNSW was measured too and left
 out: it cannot remove vectors, which re-indexing changed photos and `remove` need.
@@ -18,7 +19,8 @@ import numpy as np
 from platesearch.config import AUTO_IVF_THRESHOLD
 from platesearch.config import VECTOR_INDEX_CHOICES as CHOICES
 
-EXACT, IVF = "exact", "ivf"
+EXACT, IVF, IVF_SQ8 = "exact", "ivf", "ivf-sq8"
+INVERTED_FILES = (IVF, IVF_SQ8)
 IVF_NPROBE = 32  # lists visited per query
 MIN_IVF_VECTORS = 1_000  # below this an inverted file buys nothing: "ivf" stays exact
 TRAINING_POINTS_PER_LIST = 64
@@ -31,6 +33,8 @@ def new_exact(dim: int) -> faiss.Index:
 
 
 def kind_of(index: faiss.Index) -> str:
+    if isinstance(index, faiss.IndexIVFScalarQuantizer):
+        return IVF_SQ8
     return IVF if isinstance(index, faiss.IndexIVF) else EXACT
 
 
@@ -47,7 +51,7 @@ def wanted_kind(choice: str, count: int) -> str:
         raise ValueError(f"unknown vector index {choice!r}; choose from {', '.join(CHOICES)}")
     if choice == "auto":
         return IVF if count > AUTO_IVF_THRESHOLD else EXACT
-    return IVF if choice == IVF and count >= MIN_IVF_VECTORS else EXACT
+    return choice if choice in INVERTED_FILES and count >= MIN_IVF_VECTORS else EXACT
 
 
 def rebuild_target(index: faiss.Index, choice: str) -> str | None:
@@ -62,7 +66,7 @@ def rebuild_target(index: faiss.Index, choice: str) -> str | None:
         kind = IVF
     if kind != kind_of(index):
         return kind
-    return kind if kind == IVF and nlist_for(index.ntotal) >= 2 * index.nlist else None
+    return kind if kind in INVERTED_FILES and nlist_for(index.ntotal) >= 2 * index.nlist else None
 
 
 def prepare_for_search(index: faiss.Index) -> faiss.Index:
@@ -91,12 +95,17 @@ def stored_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _inverted_lists(index: faiss.IndexIVF) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(ids, vectors) of each non-empty list: IVF-Flat's codes are the vectors; IVF-SQ8's are
+    residuals to the list's centroid, decoded through the direct map."""
     invlists = index.invlists
     lists = []
     for number in range(index.nlist):
         size = invlists.list_size(number)
         if size:
             ids = faiss.rev_swig_ptr(invlists.get_ids(number), size).copy()
+            if kind_of(index) == IVF_SQ8:
+                lists.append((ids, index.reconstruct_batch(ids)))
+                continue
             codes = faiss.rev_swig_ptr(invlists.get_codes(number), size * invlists.code_size).copy()
             lists.append((ids, codes.view(np.float32).reshape(size, index.d)))
     return lists
@@ -108,9 +117,14 @@ def build(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.In
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if kind == EXACT:
         index = new_exact(dim)
-    elif kind == IVF:
+    elif kind in INVERTED_FILES:
         nlist = nlist_for(len(vectors))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        if kind == IVF:
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:  # one byte per dimension, of the residual to the list's centroid
+            index = faiss.IndexIVFScalarQuantizer(
+                faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
         index.cp.seed = SEED
         sample = np.random.default_rng(SEED).permutation(len(vectors))[: nlist * TRAINING_POINTS_PER_LIST]
         index.train(vectors[np.sort(sample)])
@@ -123,6 +137,7 @@ def build(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.In
 
 
 def convert(index: faiss.Index, kind: str) -> faiss.Index:
-    """The same vectors and ids in an index of `kind` (IVF: freshly trained)."""
+    """The same vectors and ids in an index of `kind` (IVF: freshly trained; from IVF-SQ8, the
+    8-bit approximations)."""
     ids, vectors = stored_vectors(index)
     return build(kind, ids, vectors, index.d)

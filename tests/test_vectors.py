@@ -32,14 +32,29 @@ def recall_at(k: int, approximate, exact, queries: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth, strict=True)]))
 
 
-def test_ivf_recall_against_exact_search():
+# 8-bit codes swap near ties among a cluster's neighbours: 0.980 here (32-d), where IVF-Flat
+# gets 0.99+; the 1M-crop figure on real 256-d embeddings is in BENCHMARKS.md.
+@pytest.mark.parametrize(("kind", "min_recall"), [(vectors.IVF, 0.99), (vectors.IVF_SQ8, 0.97)])
+def test_ivf_recall_against_exact_search(kind, min_recall):
     points = clustered(20_000)
     ids = np.arange(100, 100 + len(points))
     exact = vectors.build(vectors.EXACT, ids, points, DIM)
-    ivf = vectors.build(vectors.IVF, ids, points, DIM)
-    assert vectors.kind_of(ivf) == vectors.IVF and ivf.nlist == vectors.nlist_for(len(points))
+    ivf = vectors.build(kind, ids, points, DIM)
+    assert vectors.kind_of(ivf) == kind and ivf.nlist == vectors.nlist_for(len(points))
     queries = clustered(200, seed=1)
-    assert recall_at(10, ivf, exact, queries) >= 0.99
+    assert recall_at(10, ivf, exact, queries) >= min_recall
+
+
+def test_sq8_stores_a_byte_per_dimension_and_converts_back_closely():
+    points = clustered(5_000)
+    ids = np.random.default_rng(2).permutation(50_000)[:5_000]
+    flat = vectors.build(vectors.IVF, ids, points, DIM)
+    sq8 = vectors.convert(flat, vectors.IVF_SQ8)
+    assert sq8.code_size == DIM and flat.code_size == 4 * DIM
+    got_ids, got_vectors = vectors.stored_vectors(vectors.convert(sq8, vectors.EXACT))
+    order = np.argsort(got_ids)
+    assert np.array_equal(got_ids[order], np.sort(ids))
+    assert np.abs(got_vectors[order] - points[np.argsort(ids)]).max() < 0.01  # 8-bit residuals
 
 
 def test_conversion_keeps_every_id_and_vector():
@@ -62,6 +77,8 @@ def test_choice_and_threshold():
     assert vectors.wanted_kind("exact", 10**7) == vectors.EXACT
     assert vectors.wanted_kind("ivf", vectors.MIN_IVF_VECTORS - 1) == vectors.EXACT
     assert vectors.wanted_kind("ivf", vectors.MIN_IVF_VECTORS) == vectors.IVF
+    assert vectors.wanted_kind("ivf-sq8", vectors.MIN_IVF_VECTORS) == vectors.IVF_SQ8
+    assert vectors.wanted_kind("ivf-sq8", vectors.MIN_IVF_VECTORS - 1) == vectors.EXACT
     with pytest.raises(ValueError, match="choose from"):
         vectors.wanted_kind("hnsw", 10)
     assert [vectors.nlist_for(n) for n in (1_000, 100_000, 1_000_000)] == [16, 1024, 4096]

@@ -30,9 +30,9 @@ from platesearch.localize import DEFAULT_MAX_SIDE
 from platesearch.media import DEFAULT_MAX_PIXELS, NOT_SUPPORTED, check_figure_path
 
 VECTOR_INDEX_HELP = (
-    "Vector search: exact, ivf (approximate, for millions of crops) or auto (exact up to "
-    f"{AUTO_IVF_THRESHOLD:,} crops, ivf above). Remembered by the index; converting keeps the stored "
-    "vectors (no re-embedding)."
+    "Vector search: exact, ivf (approximate, for millions of crops), ivf-sq8 (ivf with 8-bit "
+    f"vectors: a quarter of the memory) or auto (exact up to {AUTO_IVF_THRESHOLD:,} crops, ivf above). "
+    "Remembered by the index; converting keeps the stored vectors (no re-embedding)."
 )
 console = Console(stderr=True)
 

@@ -1,0 +1,86 @@
+"""IVF-Flat against IVF-SQ8 at 1M crops: recall@10 against exact search, search time, bytes per crop.
+
+The vectors are simulated like `benchmarks/scale.py`'s (its `sources`: real US crops and
+generated plates embedded by the shipped model; each crop one of them plus Gaussian noise,
+re-normalized), without catalog rows: this measures the vector side only. Queries: the rendered
+texts of 200 real US plates, one at a time. Bytes on disk: the serialized FAISS index (codes,
+ids and the id -> position map) per crop. Memory: what a fresh process's resident size grows
+by when it reads that file.
+
+Run: .venv/bin/python benchmarks/compressed.py [--crops 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+from scale import NOISE, recall_at_10, single_query_ms, sources
+
+from platesearch import vectors
+from platesearch.model import default_embedder
+from platesearch.render import render_plate
+
+MEMORY_PROBE = (
+    "import faiss,os,sys;rss=lambda:int(open('/proc/self/statm').read().split()[1])*os.sysconf('SC_PAGE_SIZE');"
+    "before=rss();index=faiss.read_index(sys.argv[1]);print(rss()-before)"
+)
+
+
+def simulated(base: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    points = base[rng.integers(0, len(base), count)] + rng.normal(0, NOISE, (count, base.shape[1])).astype(np.float32)
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+def bytes_per_crop(index: faiss.Index, count: int) -> tuple[float, float]:
+    """(on disk, resident in a fresh process) bytes per crop of the serialized index."""
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "vectors.faiss"
+        faiss.write_index(index, str(path))
+        disk = path.stat().st_size / count
+        grown = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, str(path)], check=True, capture_output=True, text=True
+        )
+        return disk, int(grown.stdout.strip()) / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--crops", type=int, default=1_000_000)
+    parser.add_argument("--synthetic", type=int, default=4000)
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    base, _, plates = sources(args.synthetic, rng)
+    points = simulated(base, args.crops, rng)
+    ids = np.arange(1, args.crops + 1, dtype=np.int64)
+    queries = default_embedder().embed(np.stack([render_plate(p) for p in plates]))
+    exact = vectors.build(vectors.EXACT, ids, points, points.shape[1])
+    print(f"{args.crops:,} crops, {len(queries)} queries, one at a time (FAISS only)\n")
+    print("| index | build | search p50 / p99 (ms) | recall@10 vs exact | disk per crop | memory per crop |")
+    print("|---|---|---|---|---|---|")
+    disk, memory = bytes_per_crop(exact, args.crops)
+    print(f"| exact (FlatIP) | - | {single_query_ms(exact, queries)} | 1.0000 | {disk:.0f} B | {memory:.0f} B |")
+    for kind in (vectors.IVF, vectors.IVF_SQ8):
+        started = time.perf_counter()
+        index = vectors.build(kind, ids, points, points.shape[1])
+        build = time.perf_counter() - started
+        disk, memory = bytes_per_crop(index, args.crops)
+        for nprobe in (16, 32, 64):
+            index.nprobe = nprobe
+            default = " (default)" if nprobe == vectors.IVF_NPROBE else ""
+            print(
+                f"| {kind}, {index.nlist} lists, nprobe {nprobe}{default} | {build:.0f} s "
+                f"| {single_query_ms(index, queries)} | {recall_at_10(index, exact, queries):.4f} "
+                f"| {disk:.0f} B | {memory:.0f} B |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

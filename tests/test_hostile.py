@@ -181,6 +181,29 @@ def test_float_and_16_bit_images_keep_their_brightness(tmp_path):
         assert image[:, -1].min() >= 250 and image[:, 0].max() <= 5, name
 
 
+def test_decoding_a_16_bit_png_allocates_a_few_bytes_per_pixel_not_float64_copies(tmp_path):
+    import tracemalloc
+
+    import numpy as np
+    from PIL import Image
+
+    from platesearch.media import read_image
+
+    side = 2000
+    ramp = np.tile(np.linspace(0, 65535, side).astype(np.uint16), (side, 1))
+    Image.fromarray(ramp).save(tmp_path / "deep.png")  # compresses to a few KB
+    tracemalloc.start()
+    try:
+        image = read_image(tmp_path / "deep.png")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert image.shape == (side, side, 3)
+    # numpy's arrays: the 16-bit pixels, an 8-bit copy and the BGR result; a float64 copy
+    # alone would be 8 bytes per pixel (the 194 KB PNG that took 3.6 GB per worker)
+    assert peak / side**2 < 8, f"{peak / side**2:.1f} bytes per pixel"
+
+
 def test_an_index_the_user_may_only_read_answers_queries(three_crops, tmp_path, monkeypatch):
     index_crops([three_crops], tmp_path / "index")
     with PlateIndex.open(tmp_path / "index") as plate_index:

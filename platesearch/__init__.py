@@ -31,6 +31,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 _PUBLIC = {
     "PlateIndex": "platesearch.pipeline",
     "SearchResult": "platesearch.records",
+    "TimeWindow": "platesearch.records",
     "IndexReport": "platesearch.ingest",
     "normalize_plate": "platesearch.plates",
     "render_plate": "platesearch.render",
@@ -40,6 +41,7 @@ __all__ = [
     "IndexReport",
     "PlateIndex",
     "SearchResult",
+    "TimeWindow",
     "__version__",
     "evaluate_dataset",
     "normalize_plate",
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from platesearch.ingest import IndexReport
     from platesearch.pipeline import PlateIndex
     from platesearch.plates import normalize_plate
-    from platesearch.records import SearchResult
+    from platesearch.records import SearchResult, TimeWindow
     from platesearch.render import render_plate
 
 

@@ -35,8 +35,8 @@ CREATE TABLE IF NOT EXISTS crops (
 );
 CREATE INDEX IF NOT EXISTS crops_photo ON crops (photo_id);
 """
-# Added after the first release: an index written before gets the column on its first write.
-MTIME_COLUMN = "ALTER TABLE photos ADD COLUMN mtime REAL"
+# Added after the first release: an index written before gets the columns on its first write.
+ADDED_COLUMNS = {"mtime": "REAL", "taken_at": "TEXT"}
 # OCR readings by character trigram, so the OCR search of a large index scores only the
 # readings that share a trigram with the query instead of every crop (external content:
 # the text itself stays in `crops`; triggers keep both in step, cascaded deletes included).
@@ -62,6 +62,7 @@ class PhotoRow:
     size: int
     mtime: float
     crops: list[CropRow]
+    taken_at: str | None = None  # ISO 8601 local time (media.taken_at)
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,16 @@ class Catalog:
         if writable:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.executescript(SCHEMA)
-            if "mtime" not in self._columns("photos"):
-                self.db.execute(MTIME_COLUMN)
+            columns = self._columns("photos")
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in columns:
+                    self.db.execute(f"ALTER TABLE photos ADD COLUMN {name} {kind}")
             self._create_text_index()
         self.db.isolation_level = ""  # back to implicit transactions for writes
         self.has_text_index = self.has_table("crop_text")  # absent in a read-only index older than it
-        self.has_mtime = "mtime" in self._columns("photos")  # likewise
+        columns = self._columns("photos")
+        self.has_mtime = "mtime" in columns  # likewise
+        self._taken_at = "p.taken_at" if "taken_at" in columns else "NULL"  # likewise
 
     def _create_text_index(self) -> None:
         """Create the OCR trigram index; an index made before it existed gets it filled once."""
@@ -141,11 +146,11 @@ class Catalog:
         if not crop_ids:
             return {}
         rows = self.db.execute(
-            "SELECT c.id, p.path, c.x, c.y, c.w, c.h, c.ocr_text, c.ocr_confidence FROM crops c "
+            f"SELECT c.id, p.path, c.x, c.y, c.w, c.h, c.ocr_text, c.ocr_confidence, {self._taken_at} FROM crops c "
             f"JOIN photos p ON p.id = c.photo_id WHERE c.id IN ({','.join('?' * len(crop_ids))})",
             tuple(crop_ids),
         )
-        return {r[0]: StoredCrop(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7]) for r in rows}
+        return {r[0]: StoredCrop(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7], r[8]) for r in rows}
 
     def all_readings(self) -> Iterable[tuple[int, str]]:
         return self.db.execute("SELECT id, ocr_text FROM crops WHERE ocr_text IS NOT NULL")
@@ -195,8 +200,9 @@ class Catalog:
             for photo in photos:
                 self.db.execute("DELETE FROM photos WHERE path = ?", (photo.path,))
                 photo_id = self.db.execute(
-                    "INSERT INTO photos (path, sha256, size, mtime, indexed_at, status) VALUES (?, ?, ?, ?, ?, 'ok')",
-                    (photo.path, photo.sha256, photo.size, photo.mtime, now),
+                    "INSERT INTO photos (path, sha256, size, mtime, taken_at, indexed_at, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'ok')",
+                    (photo.path, photo.sha256, photo.size, photo.mtime, photo.taken_at, now),
                 ).lastrowid
                 for crop in photo.crops:
                     self.db.execute(

@@ -14,7 +14,7 @@ import numpy as np
 
 from platesearch.binarize import binarize
 from platesearch.catalog import PhotoRow
-from platesearch.media import ImageReadError, file_sha256, read_image
+from platesearch.media import ImageReadError, file_sha256, read_image, taken_at
 from platesearch.records import CropRow
 from platesearch.store import IndexStore
 from platesearch.textmatch import join_readings, split_readings
@@ -67,6 +67,7 @@ class Prepared:
     plate_images: list[np.ndarray]  # binarized, one per crop
     error: str | None
     seconds: dict[str, float]
+    taken_at: str | None = None  # media.taken_at of a file that decoded
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class Preparer:
         except (ValueError, cv2.error) as error:  # e.g. an image too small to binarize
             return Prepared(job, [], [], f"cannot process: {error}", seconds)
         seconds["binarize"] = time.perf_counter() - started - seconds["decode"] - seconds["localize"]
-        return Prepared(job, rows, plate_images, None, seconds)
+        return Prepared(job, rows, plate_images, None, seconds, taken_at(job.path, job.mtime))
 
     def _candidates(self, image: np.ndarray) -> list[tuple[CropRow, np.ndarray]]:
         # EasyOCR (torch) loads only when photos or OCR readings need it.
@@ -138,7 +139,7 @@ class Batch:
             self.failed.append((prepared.job.path, prepared.error))
             return
         job = prepared.job
-        self.photos.append(PhotoRow(job.path, job.sha256, job.size, job.mtime, prepared.crops))
+        self.photos.append(PhotoRow(job.path, job.sha256, job.size, job.mtime, prepared.crops, prepared.taken_at))
         self.plate_images += prepared.plate_images
         self.crops += len(prepared.crops)
 

@@ -7,12 +7,14 @@ import hashlib
 import os
 import warnings
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000  # refuse decompression bombs above 100 megapixels
+EXIF_IFD, EXIF_DATETIME_ORIGINAL, EXIF_DATETIME = 0x8769, 36867, 306  # EXIF tags (the Exif sub-IFD, and two times)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # Files a user may expect to be indexed and that are not: said so, not skipped without a word.
 NOT_SUPPORTED = {
@@ -203,3 +205,17 @@ def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     if rgb.size == 0:
         raise ImageReadError(path, "image has no pixels")
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def taken_at(path: Path | str, mtime: float) -> str:
+    """When a photo was taken, as ISO 8601 local time to the second: its EXIF DateTimeOriginal
+    (or DateTime) when it has one, the camera's clock; otherwise `mtime`, the file's time."""
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            stamp = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)
+        if isinstance(stamp, str):
+            return datetime.strptime(stamp.strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat()
+    except (OSError, ValueError, SyntaxError, UnidentifiedImageError):
+        pass  # no EXIF, a malformed time, or not a file PIL reads: the file's time it is
+    return datetime.fromtimestamp(mtime).replace(microsecond=0).isoformat()

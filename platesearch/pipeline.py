@@ -20,7 +20,7 @@ from platesearch.media import DEFAULT_MAX_PIXELS, absolute_path, file_sha256, it
 from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, PREPROCESSING_VERSION, ModelManifest, PlateEmbedder
 from platesearch.patterns import PlatePattern, is_pattern
 from platesearch.plates import normalize_plate
-from platesearch.records import Box, SearchResult, StoredCrop
+from platesearch.records import ALL_TIME, Box, SearchResult, StoredCrop, TimeWindow
 from platesearch.render import render_plate
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD
 from platesearch.search import search_pattern, search_store
@@ -174,14 +174,16 @@ class PlateIndex:
         method: str = DEFAULT_SEARCH_METHOD,
         ocr_weight: float = DEFAULT_OCR_WEIGHT,
         min_score: float = 0.0,
+        window: TimeWindow = ALL_TIME,
     ) -> list[SearchResult]:
         """The k photos most likely to show plate `text`, best first (see `search.search_store`);
         a text with `?` or `*` is a pattern (`search.search_pattern`; `method` does not apply).
-        Photos scoring below `min_score` are left out: an empty list means "not found"."""
+        Photos scoring below `min_score` are left out: an empty list means "not found". With a
+        `window` (`TimeWindow.parse`), only photos taken inside it count."""
         if is_pattern(text):
-            results = search_pattern(self.store, PlatePattern.parse(text), self.embed_plate, k)
+            results = search_pattern(self.store, PlatePattern.parse(text), self.embed_plate, k, window)
         else:
-            results = search_store(self.store, normalize_plate(text), self.embed_plate, k, method, ocr_weight)
+            results = search_store(self.store, normalize_plate(text), self.embed_plate, k, method, ocr_weight, window)
         kept = [result for result in results if result.score >= min_score]
         return [replace(result, rank=rank) for rank, result in enumerate(kept, start=1)]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from platesearch.patterns import PlatePattern
-from platesearch.records import SearchResult, StoredCrop
+from platesearch.records import ALL_TIME, SearchResult, StoredCrop, TimeWindow
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, check_method, hybrid_scores
 from platesearch.store import IndexStore
 from platesearch.textmatch import best_readings, partial_similarity, text_similarities
@@ -38,8 +38,10 @@ def search_store(
     k: int = 3,
     method: str = DEFAULT_SEARCH_METHOD,
     ocr_weight: float = DEFAULT_OCR_WEIGHT,
+    window: TimeWindow = ALL_TIME,
 ) -> list[SearchResult]:
-    """The k photos most likely to show the normalized `plate`, best first (a photo counts once).
+    """The k photos most likely to show the normalized `plate`, best first (a photo counts once),
+    among the photos taken inside `window`.
 
     method: "embedding" (cosine similarity of the query render and the crops), "ocr"
     (similarity of the query to each crop's best reading, confusable characters cheaper), or
@@ -72,7 +74,7 @@ def search_store(
         best_read = [readings[i][0] for i in np.argsort(-similarity, kind="stable")[:pool]]
         candidates += [i for i in best_read if i not in cosines]
     crops = store.catalog.crops(candidates)
-    candidates = [i for i in candidates if i in crops]
+    candidates = [i for i in candidates if i in crops and window.holds(crops[i].taken_at)]
     read = dict(zip(candidates, best_readings(plate, [crops[i].ocr_text for i in candidates]), strict=True))
     if method == "embedding":
         scores = {i: cosines[i] for i in candidates}
@@ -111,13 +113,17 @@ def _best_per_photo(
             readings.get(crop_id),
             crops[crop_id].ocr_confidence,
             (matched or {}).get(crop_id),
+            crops[crop_id].taken_at,
         )
         for rank, (path, crop_id) in enumerate(best.items(), start=1)
     ]
 
 
-def search_pattern(store: IndexStore, pattern: PlatePattern, embed_query: EmbedQuery, k: int = 3) -> list[SearchResult]:
-    """The k photos most likely to show a plate matching `pattern` (`patterns.py`), best first.
+def search_pattern(
+    store: IndexStore, pattern: PlatePattern, embed_query: EmbedQuery, k: int = 3, window: TimeWindow = ALL_TIME
+) -> list[SearchResult]:
+    """The k photos most likely to show a plate matching `pattern` (`patterns.py`), best first,
+    among the photos taken inside `window`.
 
     A crop whose reading matches the pattern (confusables allowed) scores 0.5 and more, above
     every crop that does not. The other half of the score is the cosine to the nearest render
@@ -143,7 +149,7 @@ def search_pattern(store: IndexStore, pattern: PlatePattern, embed_query: EmbedQ
     unmatched = sorted((i for i in closeness if i not in matched), key=lambda i: -closeness[i])[:pool]
     candidates = list(dict.fromkeys([*matched, *cosines, *unmatched]))
     crops = store.catalog.crops(candidates)
-    candidates = [i for i in candidates if i in crops]
+    candidates = [i for i in candidates if i in crops and window.holds(crops[i].taken_at)]
     missing = [i for i in candidates if i not in cosines]
     if fill_vectors is not None and missing:
         nearest = np.max([store.cosine(vector, missing) for vector in fill_vectors], axis=0)

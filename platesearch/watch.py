@@ -49,6 +49,7 @@ class Alert:
     box: Box
     reading: str | None
     time: str | None  # the file's modification time (ISO 8601, UTC): when the photo was written
+    taken_at: str | None = None  # when it was taken, as `query --json` says it (records.StoredCrop.taken_at)
 
     def to_json(self) -> dict:
         return {**asdict(self), "score": round(self.score, 6), "box": list(self.box)}
@@ -104,7 +105,7 @@ def _alert(entry: str, crop, score: float, reading: str | None) -> Alert:
         when = datetime.fromtimestamp(Path(crop.photo_path).stat().st_mtime, UTC).isoformat(timespec="seconds")
     except OSError:
         when = None
-    return Alert(entry, crop.photo_path, float(score), crop.box, reading, when)
+    return Alert(entry, crop.photo_path, float(score), crop.box, reading, when, crop.taken_at)
 
 
 class Webhook:

@@ -142,3 +142,26 @@ def test_query_takes_a_plate_or_partial_but_not_both(unread_index):
     assert runner.invoke(app, ["query", "--index", str(unread_index)]).exit_code == 2
     assert runner.invoke(app, ["query", "AB12", "--partial", "12", "--index", str(unread_index)]).exit_code == 2
     assert runner.invoke(app, ["query", "--partial", "12", "--index", str(unread_index), "--json"]).exit_code == 0
+
+
+def test_query_results_say_when_and_a_time_window_filters_them(unread_index):
+    import json
+    import sqlite3
+
+    with sqlite3.connect(unread_index / "catalog.sqlite") as db:
+        taken = dict(db.execute("SELECT path, taken_at FROM photos WHERE status = 'ok'"))
+    assert taken and all(len(value) == 19 for value in taken.values())  # every indexed file got its time
+    latest = max(taken.values())
+    result = runner.invoke(app, ["query", "AB1234", "--index", str(unread_index), "--json", "-k", "50"])
+    rows = json.loads(result.stdout)
+    assert rows and all(row["taken_at"] == taken[row["path"]] for row in rows)
+    after = runner.invoke(
+        app, ["query", "AB1234", "--index", str(unread_index), "--json", "-k", "50", "--since", latest]
+    )
+    assert {row["path"] for row in json.loads(after.stdout)} == {r["path"] for r in rows if r["taken_at"] >= latest}
+    before = runner.invoke(
+        app, ["query", "AB1234", "--index", str(unread_index), "--json", "-k", "50", "--until", "2000-01-01"]
+    )
+    assert before.exit_code == 0 and json.loads(before.stdout) == []  # the sample was not taken before 2000
+    bad = runner.invoke(app, ["query", "AB1234", "--index", str(unread_index), "--since", "last tuesday"])
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output

@@ -90,3 +90,22 @@ def test_read_error_survives_pickling_for_worker_pools(tmp_path):
     error = ImageReadError(tmp_path / "x.jpg", "cannot decode")
     copy = pickle.loads(pickle.dumps(error))
     assert str(copy) == str(error) and copy.path == error.path and copy.reason == "cannot decode"
+
+
+def test_taken_at_is_the_exif_time_else_the_file_time(tmp_path):
+    from datetime import datetime
+
+    from platesearch.media import taken_at
+
+    image = Image.fromarray(np.zeros((8, 8, 3), np.uint8))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = "2024:05:06 07:08:09"  # DateTimeOriginal, in the Exif sub-IFD
+    image.save(tmp_path / "camera.jpg", exif=exif)
+    assert taken_at(tmp_path / "camera.jpg", 0.0) == "2024-05-06T07:08:09"
+    exif = Image.Exif()
+    exif[306] = "not a time"
+    image.save(tmp_path / "odd.jpg", exif=exif)
+    image.save(tmp_path / "plain.png")
+    mtime = 1_700_000_000.7
+    for name in ("odd.jpg", "plain.png"):
+        assert taken_at(tmp_path / name, mtime) == datetime.fromtimestamp(mtime).replace(microsecond=0).isoformat()

@@ -113,3 +113,36 @@ def test_a_single_unknown_character_is_searched_by_embedding_too(store):
 
     results = search_pattern(store, PlatePattern.parse("AB?12"), embed, k=2)
     assert len(embedded) == 36 and results[0].path == "/unread.jpg" and results[0].score == pytest.approx(0.5)
+
+
+def test_a_time_window_keeps_the_photos_taken_inside_it_and_results_say_when(store):
+    from platesearch.patterns import PlatePattern
+    from platesearch.records import TimeWindow
+    from platesearch.search import search_pattern
+
+    rows = [
+        PhotoRow(f"/{day}.jpg", f"{n:064x}", 1, 0.0, [CropRow((0, 0, 10, 5), "AB1234", 0.9)], taken)
+        for n, (day, taken) in enumerate([("march", "2026-03-01T08:00:00"), ("may", "2026-05-01T08:00:00")])
+    ]
+    store.add_batch(rows, np.stack([QUERY, QUERY]), [], {})
+    everything = search_store(store, "AB1234", fake_embed, k=3)
+    assert {r.path for r in everything} == {"/march.jpg", "/may.jpg"}
+    assert {r.to_json()["taken_at"] for r in everything} == {"2026-03-01T08:00:00", "2026-05-01T08:00:00"}
+    april_on = TimeWindow.parse("2026-04-01", None)
+    assert [r.path for r in search_store(store, "AB1234", fake_embed, k=3, window=april_on)] == ["/may.jpg"]
+    march = TimeWindow.parse("2026-03-01", "2026-03-01")  # a bare date as `until`: to the end of that day
+    assert [r.path for r in search_store(store, "AB1234", fake_embed, k=3, window=march)] == ["/march.jpg"]
+    pattern = search_pattern(store, PlatePattern.parse("AB*"), fake_embed, 3, march)
+    assert [r.path for r in pattern] == ["/march.jpg"]
+
+
+def test_time_windows_parse_what_users_type_and_refuse_the_rest():
+    from platesearch.records import TimeWindow
+
+    assert TimeWindow.parse("2026-03-01", "2026-03-02") == TimeWindow("2026-03-01T00:00:00", "2026-03-02T23:59:59")
+    assert TimeWindow.parse("2026-03-01T14:30", None).since == "2026-03-01T14:30:00"
+    assert not TimeWindow.parse("2026-03-01", None).holds(None)  # a photo with no known time is outside a window
+    assert TimeWindow().holds(None)
+    for since, until in (("yesterday", None), ("2026-03-02", "2026-03-01")):
+        with pytest.raises(ValueError):
+            TimeWindow.parse(since, until)

@@ -41,7 +41,8 @@ def test_watch_once_alerts_on_the_watched_photo_only(tmp_path, sample):
     assert result.exit_code == 0, result.output
     alerts = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [(a["plate"], a["path"]) for a in alerts] == [(watched.plate, str(folder / "eu-test_008.jpg"))]
-    assert {"plate", "path", "score", "box", "reading", "time"} <= set(alerts[0])
+    assert {"plate", "path", "score", "box", "reading", "time", "taken_at"} <= set(alerts[0])
+    assert alerts[0]["taken_at"] is not None
     again = CliRunner().invoke(app, command)  # nothing new: no alert twice
     assert again.exit_code == 0 and not [line for line in again.stdout.splitlines() if line.startswith("{")]
 

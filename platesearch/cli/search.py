@@ -185,7 +185,8 @@ def query(
         ),
     ] = 0.0,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list of {rank, path, score, box[, reading][, matched]}.")
+        bool,
+        typer.Option("--json", help="Print a JSON list of {rank, path, score, box[, reading][, matched][, taken_at]}."),
     ] = False,
     sheet: Annotated[
         Path | None, typer.Option("--sheet", help="Also draw the query render and the matches to this PNG.")
@@ -193,15 +194,31 @@ def query(
     method: Annotated[
         SearchMethod, typer.Option("--method", help="embedding | ocr | hybrid (embedding + OCR text).")
     ] = DEFAULT_METHOD,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Only photos taken at or after this ISO 8601 time (2026-03-01, 2026-03-01T14:30)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Only photos taken at or before this ISO 8601 time (a date: to its end)."),
+    ] = None,
 ) -> None:
     """Find the photos that show a plate, best first."""
     from platesearch.patterns import ANY, PlatePattern, is_pattern
     from platesearch.pipeline import PlateIndex
     from platesearch.plates import PlateTextError
+    from platesearch.records import TimeWindow
 
     if (text is None) == (partial is None):
         typer.echo("error: give a plate text or --partial TEXT (one of them)", err=True)
         raise typer.Exit(2)
+    try:
+        window = TimeWindow.parse(since, until)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     query_text = text if text is not None else f"{ANY}{partial}{ANY}"
     with index_errors(), PlateIndex.open(index_dir) as plate_index:
         if sheet is not None:
@@ -211,7 +228,7 @@ def query(
                 "note: this index holds no OCR readings (indexed with --no-ocr): ranked by the embedding alone"
             )
         try:
-            results = plate_index.search(query_text, k=k, method=method.value, min_score=min_score)
+            results = plate_index.search(query_text, k=k, method=method.value, min_score=min_score, window=window)
             rendered = PlatePattern.parse(query_text).fixed if is_pattern(query_text) else query_text
         except (PlateTextError, ValueError) as error:
             typer.echo(f"error: {error}", err=True)

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from platesearch.media import ImageReadError, read_image
 from platesearch.pipeline import PlateIndex
 from platesearch.plates import PlateTextError
+from platesearch.records import TimeWindow
 from platesearch.render import render_plate
 from platesearch.scoring import DEFAULT_SEARCH_METHOD
 from platesearch.search import SearchError
@@ -101,16 +102,20 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
         return {"ok": True}
 
     @app.get("/api/search")
-    def search(q: str, k: int = 10, method: str = DEFAULT_SEARCH_METHOD) -> list[dict]:
+    def search(
+        q: str, k: int = 10, method: str = DEFAULT_SEARCH_METHOD, since: str | None = None, until: str | None = None
+    ) -> list[dict]:
         """The k photos most likely to show plate `q`, best first: the rows of `query --json`
-        ({rank, path, score, box[, reading, ocr_confidence]}) plus `crop_id`, the id of the
-        matched crop for /api/crops/{crop_id}.png and /api/photos/{crop_id}.jpg."""
+        ({rank, path, score, box[, reading, ocr_confidence][, taken_at]}) plus `crop_id`, the id
+        of the matched crop for /api/crops/{crop_id}.png and /api/photos/{crop_id}.jpg.
+        `since` / `until` (ISO 8601) keep the photos taken inside that window, as `query` does."""
         if not 1 <= k <= MAX_K:
             raise ApiError(f"k must be between 1 and {MAX_K}, got {k}")
         with lock:
             plate_index.refresh()
             try:
-                results = plate_index.search(q, k=k, method=method)
+                window = TimeWindow.parse(since, until)
+                results = plate_index.search(q, k=k, method=method, window=window)
             except (PlateTextError, SearchError, ValueError) as error:
                 raise ApiError(str(error)) from None
         return [{**result.to_json(), "crop_id": result.crop_id} for result in results]

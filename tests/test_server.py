@@ -46,6 +46,7 @@ def test_search_returns_the_rows_of_query_json(client, sample_index, sample):
     cli_rows = json.loads(CliRunner().invoke(cli, ["query", item.plate, "--index", str(sample_index), "--json"]).stdout)
     assert [{k: v for k, v in row.items() if k != "crop_id"} for row in rows] == cli_rows
     assert rows[0]["path"] == str(item.path.absolute()) and all(isinstance(row["crop_id"], int) for row in rows)
+    assert client.get("/api/search", params={"q": item.plate, "until": "2000-01-01"}).json() == []
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,8 @@ def test_search_returns_the_rows_of_query_json(client, sample_index, sample):
         {"q": "AB1234", "k": MAX_K + 1},
         {"q": "AB1234", "k": "many"},
         {"q": "AB1234", "method": "cosine"},
+        {"q": "AB1234", "since": "last week"},
+        {"q": "AB1234", "since": "2026-03-02", "until": "2026-03-01"},
         {},
     ],
 )

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -110,9 +111,10 @@ def test_cli_query_json_schema(crops_index):
         assert (
             {"rank", "path", "score", "box"}
             <= set(row)
-            <= {"rank", "path", "score", "box", "reading", "ocr_confidence"}
+            <= {"rank", "path", "score", "box", "reading", "ocr_confidence", "taken_at"}
         )
         assert ("ocr_confidence" in row) <= ("reading" in row)
+        assert datetime.fromisoformat(row["taken_at"]).tzinfo is None  # local time, to the second
         assert row["path"].startswith("/") and isinstance(row["score"], float)
         assert len(row["box"]) == 4 and all(isinstance(v, int) for v in row["box"])
 

@@ -2,6 +2,7 @@
 
 import csv
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -154,3 +155,13 @@ def test_train_config_rejects_unknown_degradations():
             batch_size=2,
             degradations=("fog",),
         )
+
+
+@pytest.mark.parametrize(
+    "config", sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_experiment_config_is_a_valid_training_run(config):
+    from platesearch.train import TrainConfig
+
+    loaded = TrainConfig.load(config)
+    assert loaded.epochs > 0 and (loaded.ctc_weight == 0 or loaded.architecture == "platesearch-v1")

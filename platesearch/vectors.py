@@ -87,6 +87,9 @@ def stored_ids(index: faiss.Index) -> np.ndarray:
 
 def stored_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of everything in `index`, read back without the model."""
+    if kind_of(index) == IVF_SQ8:  # codes are residuals to a centroid: decoded through the direct map
+        ids = stored_ids(index)
+        return ids, index.reconstruct_batch(ids) if len(ids) else np.zeros((0, index.d), np.float32)
     if isinstance(index, faiss.IndexIVF):
         lists = _inverted_lists(index)
         if not lists:
@@ -96,17 +99,13 @@ def stored_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _inverted_lists(index: faiss.IndexIVF) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(ids, vectors) of each non-empty list: IVF-Flat's codes are the vectors; IVF-SQ8's are
-    residuals to the list's centroid, decoded through the direct map."""
+    """(ids, vectors) of each non-empty list of an IVF-Flat index, whose codes are the vectors."""
     invlists = index.invlists
     lists = []
     for number in range(index.nlist):
         size = invlists.list_size(number)
         if size:
             ids = faiss.rev_swig_ptr(invlists.get_ids(number), size).copy()
-            if kind_of(index) == IVF_SQ8:
-                lists.append((ids, index.reconstruct_batch(ids)))
-                continue
             codes = faiss.rev_swig_ptr(invlists.get_codes(number), size * invlists.code_size).copy()
             lists.append((ids, codes.view(np.float32).reshape(size, index.d)))
     return lists

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from platesearch.records import Box, CropRow, StoredCrop
+from platesearch.records import Box, CropRow, Sighting, StoredCrop
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -36,7 +36,11 @@ CREATE TABLE IF NOT EXISTS crops (
 CREATE INDEX IF NOT EXISTS crops_photo ON crops (photo_id);
 """
 # Added after the first release: an index written before gets the columns on its first write.
-ADDED_COLUMNS = {"mtime": "REAL", "taken_at": "TEXT"}
+# A photo's `error` with status 'ok' says what of it could not be read (a video cut short).
+ADDED_COLUMNS = {
+    "photos": {"mtime": "REAL", "taken_at": "TEXT"},
+    "crops": {"time": "REAL", "sighting": "INTEGER", "first": "REAL", "last": "REAL"},  # records.Sighting
+}
 # OCR readings by character trigram, so the OCR search of a large index scores only the
 # readings that share a trigram with the query instead of every crop (external content:
 # the text itself stays in `crops`; triggers keep both in step, cascaded deletes included).
@@ -63,6 +67,7 @@ class PhotoRow:
     mtime: float
     crops: list[CropRow]
     taken_at: str | None = None  # ISO 8601 local time (media.taken_at)
+    error: str | None = None  # what of it could not be read, though the rest was (a video cut short)
 
 
 @dataclass(frozen=True)
@@ -88,16 +93,21 @@ class Catalog:
         if writable:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.executescript(SCHEMA)
-            columns = self._columns("photos")
-            for name, kind in ADDED_COLUMNS.items():
-                if name not in columns:
-                    self.db.execute(f"ALTER TABLE photos ADD COLUMN {name} {kind}")
+            for table, added in ADDED_COLUMNS.items():
+                columns = self._columns(table)
+                for name, kind in added.items():
+                    if name not in columns:
+                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
             self._create_text_index()
         self.db.isolation_level = ""  # back to implicit transactions for writes
         self.has_text_index = self.has_table("crop_text")  # absent in a read-only index older than it
         columns = self._columns("photos")
         self.has_mtime = "mtime" in columns  # likewise
         self._taken_at = "p.taken_at" if "taken_at" in columns else "NULL"  # likewise
+        video_columns = ADDED_COLUMNS["crops"]
+        self._video = ", ".join(
+            f"c.{name}" if name in self._columns("crops") else "NULL" for name in video_columns
+        )  # likewise
 
     def _create_text_index(self) -> None:
         """Create the OCR trigram index; an index made before it existed gets it filled once."""
@@ -146,11 +156,23 @@ class Catalog:
         if not crop_ids:
             return {}
         rows = self.db.execute(
-            f"SELECT c.id, p.path, c.x, c.y, c.w, c.h, c.ocr_text, c.ocr_confidence, {self._taken_at} FROM crops c "
-            f"JOIN photos p ON p.id = c.photo_id WHERE c.id IN ({','.join('?' * len(crop_ids))})",
+            f"SELECT c.id, p.path, c.x, c.y, c.w, c.h, c.ocr_text, c.ocr_confidence, {self._taken_at}, {self._video} "
+            f"FROM crops c JOIN photos p ON p.id = c.photo_id WHERE c.id IN ({','.join('?' * len(crop_ids))})",
             tuple(crop_ids),
         )
-        return {r[0]: StoredCrop(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7], r[8]) for r in rows}
+        return {
+            r[0]: StoredCrop(
+                r[0],
+                r[1],
+                (r[2], r[3], r[4], r[5]),
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                Sighting(r[10], r[11], r[12]) if r[10] is not None else None,
+            )
+            for r in rows
+        }
 
     def all_readings(self) -> Iterable[tuple[int, str]]:
         return self.db.execute("SELECT id, ocr_text FROM crops WHERE ocr_text IS NOT NULL")
@@ -182,7 +204,8 @@ class Catalog:
         return [(path, (x, y, w, h)) for path, x, y, w, h in rows]
 
     def failures(self) -> list[tuple[str, str]]:
-        return list(self.db.execute("SELECT path, error FROM photos WHERE status = 'failed' ORDER BY path"))
+        """Files that failed, and files read only in part (a video cut short), with the reason."""
+        return list(self.db.execute("SELECT path, error FROM photos WHERE error IS NOT NULL ORDER BY path"))
 
     def crop_ids_of(self, paths: list[str]) -> list[int]:
         if not paths:
@@ -200,14 +223,24 @@ class Catalog:
             for photo in photos:
                 self.db.execute("DELETE FROM photos WHERE path = ?", (photo.path,))
                 photo_id = self.db.execute(
-                    "INSERT INTO photos (path, sha256, size, mtime, taken_at, indexed_at, status) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 'ok')",
-                    (photo.path, photo.sha256, photo.size, photo.mtime, photo.taken_at, now),
+                    "INSERT INTO photos (path, sha256, size, mtime, taken_at, indexed_at, status, error) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'ok', ?)",
+                    (photo.path, photo.sha256, photo.size, photo.mtime, photo.taken_at, now, photo.error),
                 ).lastrowid
                 for crop in photo.crops:
+                    sighting = crop.sighting
                     self.db.execute(
-                        "INSERT INTO crops (id, photo_id, x, y, w, h, ocr_text, ocr_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (next(ids), photo_id, *crop.box, crop.ocr_text, crop.ocr_confidence),
+                        "INSERT INTO crops (id, photo_id, x, y, w, h, ocr_text, ocr_confidence, time, sighting, first, last) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            next(ids),
+                            photo_id,
+                            *crop.box,
+                            crop.ocr_text,
+                            crop.ocr_confidence,
+                            crop.time,
+                            *((sighting.number, sighting.first, sighting.last) if sighting else (None, None, None)),
+                        ),
                     )
             for path, reason in failed:
                 self.db.execute("DELETE FROM photos WHERE path = ?", (path,))  # and its old crops

@@ -16,8 +16,10 @@ from platesearch.binarize import binarize
 from platesearch.catalog import PhotoRow
 from platesearch.media import ImageReadError, file_sha256, read_image, taken_at
 from platesearch.records import CropRow
+from platesearch.sightings import SightingTracker
 from platesearch.store import IndexStore
 from platesearch.textmatch import join_readings, split_readings
+from platesearch.video import DEFAULT_SAMPLE_FPS, VideoFrames, is_video, video_duration
 from platesearch.workers import run_in_order
 
 # Crops per model call (measured 570 crops/s at 64 against 334 at 16); the vectors file and
@@ -30,6 +32,7 @@ STAGES = ("hash", "decode", "localize", "binarize", "embed", "add", "commit")
 # A file whose preparation in a worker takes longer than this is recorded as failed and the run
 # goes on (a decoder that hangs); 100 MP photos take well under a minute on 2 cores.
 FILE_TIMEOUT_SECONDS = 300.0
+FRAME_TIMEOUT_SECONDS = 30.0  # and this much more per frame a video's sampling will localize
 
 
 @dataclass
@@ -42,6 +45,7 @@ class IndexReport:
     moved: int = 0  # indexed before at a path that no longer exists: the new path is recorded
     without_candidates: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    read_in_part: list[tuple[str, str]] = field(default_factory=list)  # indexed up to an error: (path, reason)
     not_images: dict[str, int] = field(default_factory=dict)  # files in the folders given: suffix -> count
     interrupted: bool = False  # stopped before every file was done (what was done is committed)
     indexed_paths: list[str] = field(default_factory=list)  # the files indexed in this run (watch lists alert on them)
@@ -56,6 +60,7 @@ class Job:
     size: int
     mtime: float
     error: str | None = None  # the file could not even be read for hashing
+    video_seconds: float = 0.0  # a video's length, as its header announces it
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Prepared:
     error: str | None
     seconds: dict[str, float]
     taken_at: str | None = None  # media.taken_at of a file that decoded
+    warning: str | None = None  # what of the file could not be read, though the rest was (a video cut short)
 
 
 @dataclass(frozen=True)
@@ -78,27 +84,66 @@ class Preparer:
     ocr: bool
     max_pixels: int
     detector_max_side: int | None = None  # None: the localizer's default canvas
+    video_fps: float = DEFAULT_SAMPLE_FPS  # frames sampled per second of video
 
     def __call__(self, job: Job) -> Prepared:
-        seconds: dict[str, float] = {}
+        seconds = dict.fromkeys(("decode", "localize", "binarize"), 0.0)
         if job.error is not None:
             return Prepared(job, [], [], job.error, seconds)
-        started = time.perf_counter()
         try:
+            if is_video(job.path):
+                return self._video(job, seconds)
+            started = time.perf_counter()
             image = read_image(job.path, max_pixels=self.max_pixels)
             seconds["decode"] = time.perf_counter() - started
-            found = self._candidates(image)
-            seconds["localize"] = time.perf_counter() - started - seconds["decode"]
-            plate_images = [binarize(crop) for _, crop in found]
-            rows = [row for row, _ in found]
-            if self.ocr or not self.inputs_are_crops:
-                rows = [_with_reading_of(row, plate) for row, plate in zip(rows, plate_images, strict=True)]
+            rows, plate_images = self._prepared_candidates(image, seconds)
         except ImageReadError as error:
             return Prepared(job, [], [], error.reason, seconds)
         except (ValueError, cv2.error) as error:  # e.g. an image too small to binarize
             return Prepared(job, [], [], f"cannot process: {error}", seconds)
-        seconds["binarize"] = time.perf_counter() - started - seconds["decode"] - seconds["localize"]
         return Prepared(job, rows, plate_images, None, seconds, taken_at(job.path, job.mtime))
+
+    def _prepared_candidates(
+        self, image: np.ndarray, seconds: dict[str, float]
+    ) -> tuple[list[CropRow], list[np.ndarray]]:
+        """Localize, binarize and read one image; the time each took is added to `seconds`."""
+        started = time.perf_counter()
+        found = self._candidates(image)
+        localized = time.perf_counter()
+        plate_images = [binarize(crop) for _, crop in found]
+        rows = [row for row, _ in found]
+        if self.ocr or not self.inputs_are_crops:
+            rows = [_with_reading_of(row, plate) for row, plate in zip(rows, plate_images, strict=True)]
+        seconds["localize"] += localized - started
+        seconds["binarize"] += time.perf_counter() - localized
+        return rows, plate_images
+
+    def _video(self, job: Job, seconds: dict[str, float]) -> Prepared:
+        """Every sampled frame of a video localized like a photo, its crops numbered by sighting.
+        Frames are decoded one at a time; a video that stops decoding keeps what came before."""
+        if self.inputs_are_crops:
+            return Prepared(job, [], [], "a video cannot be indexed as plate crops: index it without --crops", seconds)
+        tracker = SightingTracker()
+        plate_images: list[np.ndarray] = []
+        frames = VideoFrames(job.path, self.video_fps, self.max_pixels)
+        decode_started = time.perf_counter()
+        for frame in frames:
+            seconds["decode"] += time.perf_counter() - decode_started
+            if frame.image is None:
+                tracker.repeat(frame.time)
+            else:
+                try:
+                    rows, images = self._prepared_candidates(frame.image, seconds)
+                except (ValueError, cv2.error):  # one frame that cannot be processed: the next may
+                    rows, images = [], []
+                tracker.add(frame.time, rows)
+                plate_images += images
+            decode_started = time.perf_counter()
+        if not tracker.last_frame > float("-inf"):
+            return Prepared(job, [], [], frames.ended_early or "the video has no frames", seconds)
+        return Prepared(
+            job, tracker.crops(), plate_images, None, seconds, taken_at(job.path, job.mtime), frames.ended_early
+        )
 
     def _candidates(self, image: np.ndarray) -> list[tuple[CropRow, np.ndarray]]:
         # EasyOCR (torch) loads only when photos or OCR readings need it.
@@ -133,13 +178,18 @@ class Batch:
     plate_images: list[np.ndarray] = field(default_factory=list)  # binarized crops not embedded yet
     embedded: list[np.ndarray] = field(default_factory=list)  # their vectors, in crop order
     crops: int = 0
+    read_in_part: list[tuple[str, str]] = field(default_factory=list)  # (path, what could not be read)
 
     def take(self, prepared: Prepared) -> None:
         if prepared.error is not None:
             self.failed.append((prepared.job.path, prepared.error))
             return
         job = prepared.job
-        self.photos.append(PhotoRow(job.path, job.sha256, job.size, job.mtime, prepared.crops, prepared.taken_at))
+        self.photos.append(
+            PhotoRow(job.path, job.sha256, job.size, job.mtime, prepared.crops, prepared.taken_at, prepared.warning)
+        )
+        if prepared.warning is not None:
+            self.read_in_part.append((job.path, prepared.warning))
         self.plate_images += prepared.plate_images
         self.crops += len(prepared.crops)
 
@@ -173,7 +223,11 @@ class Ingest:
         batch = Batch()
         last_commit = time.perf_counter()
         prepared_files = run_in_order(
-            preparer, self._new_jobs(files), workers, FILE_TIMEOUT_SECONDS, on_timeout=self._timed_out
+            preparer,
+            self._new_jobs(files),
+            workers,
+            lambda job: FILE_TIMEOUT_SECONDS + FRAME_TIMEOUT_SECONDS * job.video_seconds * preparer.video_fps,
+            on_timeout=self._timed_out,
         )
         try:
             for prepared in prepared_files:
@@ -199,7 +253,7 @@ class Ingest:
 
     @staticmethod
     def _timed_out(job: Job) -> Prepared:
-        return Prepared(job, [], [], f"took longer than {FILE_TIMEOUT_SECONDS:.0f} s to prepare: skipped", {})
+        return Prepared(job, [], [], "took too long to prepare (the decoder hangs?): skipped", {})
 
     def _tick(self, advance: int = 0) -> None:
         self.done += advance
@@ -240,7 +294,13 @@ class Ingest:
                 self._tick(1)
             else:
                 seen.add(sha256)
-                yield Job(str(path), sha256, stat.st_size, stat.st_mtime)
+                yield Job(
+                    str(path),
+                    sha256,
+                    stat.st_size,
+                    stat.st_mtime,
+                    video_seconds=video_duration(path) if is_video(path) else 0.0,
+                )
 
     def _skip(self) -> None:
         self.report.skipped += 1
@@ -264,3 +324,4 @@ class Ingest:
         self.report.candidates += batch.crops
         self.report.without_candidates += sum(not photo.crops for photo in batch.photos)
         self.report.failed += batch.failed
+        self.report.read_in_part += batch.read_in_part

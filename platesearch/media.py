@@ -1,4 +1,4 @@
-"""Media files: which files are photos, reading them the way every stage expects (upright,
+"""Media files: which files are photos (and videos), reading them the way every stage expects (upright,
 8-bit BGR, or one clear error), hashing them, and writing images."""
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_PIXELS = 100_000_000  # refuse decompression bombs above 100 megapixels
 EXIF_IFD, EXIF_DATETIME_ORIGINAL, EXIF_DATETIME = 0x8769, 36867, 306  # EXIF tags (the Exif sub-IFD, and two times)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-# Files a user may expect to be indexed and that are not: said so, not skipped without a word.
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mts", ".wmv", ".3gp"})  # video.py
+# Files a user may expect to be read and that are not: said so, not skipped without a word.
 NOT_SUPPORTED = {
     **dict.fromkeys((".heic", ".heif", ".avif"), "HEIC/HEIF/AVIF photos are not read: convert them to JPEG"),
     **dict.fromkeys(
-        (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mts", ".wmv", ".3gp"), "video files are not indexed yet"
+        VIDEO_SUFFIXES, "a video: `platesearch index` reads videos (without --crops), this command does not"
     ),
 }
 
@@ -38,8 +39,10 @@ def iter_image_files(
     paths: Iterable[Path | str],
     unreadable: list[tuple[str, str]] | None = None,
     not_images: dict[str, int] | None = None,
+    videos: bool = False,
 ) -> Iterator[Path]:
-    """Image files under `paths` (files as given, folders recursively), absolute, sorted per folder.
+    """Image files under `paths` (files as given, folders recursively), absolute, sorted per
+    folder; video files too with `videos`.
 
     Symbolic-link loops are walked once. Folders that cannot be listed, and image names that
     are not regular files (pipes, devices) or not valid UTF-8, are skipped and, if `unreadable`
@@ -51,6 +54,7 @@ def iter_image_files(
         if unreadable is not None:
             unreadable.append((str(error.filename), f"cannot read folder: {error.strerror or error}"))
 
+    suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES if videos else IMAGE_SUFFIXES
     seen_dirs: set[Path] = set()
     for root in paths:
         root = absolute_path(root)
@@ -71,7 +75,7 @@ def iter_image_files(
             for name in sorted(files):
                 suffix = Path(name).suffix.lower()
                 path = Path(folder) / name
-                if suffix in IMAGE_SUFFIXES:
+                if suffix in suffixes:
                     reason = _not_indexable(path)
                     if reason is None:
                         yield path

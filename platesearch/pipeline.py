@@ -25,6 +25,7 @@ from platesearch.render import render_plate
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD
 from platesearch.search import search_pattern, search_store
 from platesearch.store import IndexManifest, IndexStore
+from platesearch.video import DEFAULT_SAMPLE_FPS
 
 # With workers=None (the CLI's default), files are decoded, localized and binarized in this
 # many worker processes (the cores split between them: one thread each) while the main
@@ -115,8 +116,14 @@ class PlateIndex:
         workers: int | None = 0,
         detector_max_side: int | None = None,
         stop: threading.Event | None = None,
+        video_fps: float = DEFAULT_SAMPLE_FPS,
     ) -> IndexReport:
-        """Index image files and folders. `crops=True`: the images are plate crops (no localization).
+        """Index image and video files and folders. `crops=True`: the images are plate crops (no
+        localization, no videos).
+
+        A video's frames are sampled `video_fps` times a second, near-repeats skipped, each frame
+        localized like a photo, and the crops of one plate in consecutive frames numbered as one
+        sighting (`sightings.py`); a video cut short is indexed up to its last good frame.
 
         Photos always get EasyOCR's readings of each candidate (the localizer reads them);
         crops get them unless `ocr=False` (faster, for the "embedding" search method only).
@@ -135,10 +142,12 @@ class PlateIndex:
             paths = [paths]
         unreadable: list[tuple[str, str]] = []
         not_images: dict[str, int] = {}
-        files = list(iter_image_files(paths, unreadable, not_images))
+        files = list(iter_image_files(paths, unreadable, not_images, videos=not crops))
         if workers is None:
             workers = DEFAULT_WORKERS if len(files) >= PARALLEL_MIN_FILES else 0
-        preparer = Preparer(crops, ocr, self.max_pixels, detector_max_side)
+        if video_fps <= 0:
+            raise ValueError(f"video_fps must be above 0, got {video_fps}")
+        preparer = Preparer(crops, ocr, self.max_pixels, detector_max_side, video_fps)
         ingest = Ingest(self.store, lambda images: self.embedder.embed(images), self._dim(), progress)
         report = ingest.run(files, preparer, workers, stop)
         report.failed += unreadable  # reported, not recorded: folders, pipes, names the catalog cannot store

@@ -14,12 +14,23 @@ Box = tuple[int, int, int, int]  # x, y, width, height in photo pixels
 
 
 @dataclass(frozen=True)
+class Sighting:
+    """One plate passing through a video: its crops in consecutive sampled frames (`sightings.py`)."""
+
+    number: int  # 0, 1, ... within its video
+    first: float  # seconds from the start of the video
+    last: float
+
+
+@dataclass(frozen=True)
 class CropRow:
     """What the catalog stores of one candidate: where it is and what OCR read in it."""
 
     box: Box
     ocr_text: str | None = None  # every reading, joined (textmatch.join_readings); None: never read
     ocr_confidence: float | None = None
+    time: float | None = None  # a video's crop: seconds from the start to its frame (None in a photo)
+    sighting: Sighting | None = None  # a video's crop: the sighting it belongs to
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,13 @@ class StoredCrop:
     ocr_text: str | None
     ocr_confidence: float | None
     taken_at: str | None = None  # ISO 8601 local time (media.taken_at); None in indexes made before it
+    time: float | None = None  # CropRow.time
+    sighting: Sighting | None = None  # CropRow.sighting
+
+    @property
+    def place(self) -> tuple[str, int | None]:
+        """What a ranking counts once: a photo, or one sighting of a video."""
+        return self.photo_path, self.sighting.number if self.sighting else None
 
 
 @dataclass(frozen=True)
@@ -85,9 +103,12 @@ class SearchResult:
     ocr_confidence: float | None = None  # EasyOCR's confidence in the crop's readings
     matched: str | None = None  # a pattern query: the reading it matched, wildcard parts in brackets
     taken_at: str | None = None  # when the photo was taken (StoredCrop.taken_at)
+    time: float | None = None  # a video: seconds from its start to the best frame of the sighting
+    sighting: Sighting | None = None  # a video: when the plate was first and last seen
 
     def to_json(self) -> dict:
-        """The row of `query --json`: {rank, path, score, box[, reading, ocr_confidence][, matched][, taken_at]}."""
+        """The row of `query --json`: {rank, path, score, box[, reading, ocr_confidence][, matched][, taken_at]
+        [, time, first, last]}."""
         row = {"rank": self.rank, "path": self.path, "score": round(self.score, 6), "box": list(self.box)}
         if self.reading is not None:
             row["reading"] = self.reading
@@ -97,4 +118,8 @@ class SearchResult:
             row["matched"] = self.matched
         if self.taken_at is not None:
             row["taken_at"] = self.taken_at
+        if self.time is not None:
+            row["time"] = self.time
+        if self.sighting is not None:
+            row["first"], row["last"] = self.sighting.first, self.sighting.last
         return row

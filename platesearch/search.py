@@ -40,8 +40,8 @@ def search_store(
     ocr_weight: float = DEFAULT_OCR_WEIGHT,
     window: TimeWindow = ALL_TIME,
 ) -> list[SearchResult]:
-    """The k photos most likely to show the normalized `plate`, best first (a photo counts once),
-    among the photos taken inside `window`.
+    """The k photos most likely to show the normalized `plate`, best first (a photo counts once,
+    a video once per sighting), among the photos taken inside `window`.
 
     method: "embedding" (cosine similarity of the query render and the crops), "ocr"
     (similarity of the query to each crop's best reading, confusable characters cheaper), or
@@ -97,16 +97,16 @@ def _best_per_photo(
     readings: dict[int, str | None],
     matched: dict[int, str | None] | None = None,
 ) -> list[SearchResult]:
-    """The k best photos, each with its best crop, best first."""
-    best: dict[str, int] = {}  # photo path -> its best crop
+    """The k best photos (a video: sightings), each with its best crop, best first."""
+    best: dict[tuple[str, int | None], int] = {}  # photo path (and sighting) -> its best crop
     for crop_id in sorted(scores, key=lambda i: -scores[i]):
-        best.setdefault(crops[crop_id].photo_path, crop_id)
+        best.setdefault(crops[crop_id].place, crop_id)
         if len(best) == k:
             break
     return [
         SearchResult(
             rank,
-            path,
+            crops[crop_id].photo_path,
             scores[crop_id],
             crops[crop_id].box,
             crop_id,
@@ -114,8 +114,10 @@ def _best_per_photo(
             crops[crop_id].ocr_confidence,
             (matched or {}).get(crop_id),
             crops[crop_id].taken_at,
+            crops[crop_id].time,
+            crops[crop_id].sighting,
         )
-        for rank, (path, crop_id) in enumerate(best.items(), start=1)
+        for rank, crop_id in enumerate(best.values(), start=1)
     ]
 
 

@@ -19,13 +19,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from platesearch.media import ImageReadError, read_image
+from platesearch.media import ImageReadError
 from platesearch.pipeline import PlateIndex
 from platesearch.plates import PlateTextError
 from platesearch.records import TimeWindow
 from platesearch.render import render_plate
 from platesearch.scoring import DEFAULT_SEARCH_METHOD
 from platesearch.search import SearchError
+from platesearch.video import read_still
 
 MAX_K = 100
 THUMBNAIL_SIDE = 640  # longest side of the photo with its box
@@ -106,7 +107,7 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
         q: str, k: int = 10, method: str = DEFAULT_SEARCH_METHOD, since: str | None = None, until: str | None = None
     ) -> list[dict]:
         """The k photos most likely to show plate `q`, best first: the rows of `query --json`
-        ({rank, path, score, box[, reading, ocr_confidence][, taken_at]}) plus `crop_id`, the id
+        ({rank, path, score, box[, reading, ocr_confidence][, taken_at][, time, first, last]}) plus `crop_id`, the id
         of the matched crop for /api/crops/{crop_id}.png and /api/photos/{crop_id}.jpg.
         `since` / `until` (ISO 8601) keep the photos taken inside that window, as `query` does."""
         if not 1 <= k <= MAX_K:
@@ -141,7 +142,7 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
         if crop is None:
             raise ApiError(f"no crop {crop_id} in this index", 404)
         try:
-            return read_image(crop.photo_path), crop.box
+            return read_still(crop.photo_path, crop.time), crop.box
         except ImageReadError:
             raise ApiError(f"the photo of crop {crop_id} cannot be read any more", 404) from None
 

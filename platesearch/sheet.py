@@ -11,6 +11,7 @@ import numpy as np
 from platesearch.media import ImageReadError, check_figure_path, read_image
 from platesearch.records import SearchResult
 from platesearch.render import render_plate
+from platesearch.video import read_still
 
 
 def draw_sheet(query: str, results: Sequence[SearchResult], out: Path, title: str | None = None) -> Path:
@@ -32,7 +33,7 @@ def draw_sheet(query: str, results: Sequence[SearchResult], out: Path, title: st
         axes[1, 0].text(0, 0.5, "no results (empty index?)", fontsize=11)
     for row, result in enumerate(results, start=1):
         try:
-            photo = read_image(result.path)
+            photo = read_still(result.path, result.time)
         except ImageReadError as error:
             axes[row, 0].text(0, 0.5, f"#{result.rank} cannot read {error}", fontsize=8)
             continue
@@ -40,7 +41,10 @@ def draw_sheet(query: str, results: Sequence[SearchResult], out: Path, title: st
         crop = photo[y : y + h, x : x + w]
         axes[row, 0].imshow(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB) if crop.size else np.zeros((1, 1, 3), np.uint8))
         axes[row, 0].set_title(
-            f"#{result.rank}  score {result.score:.3f}  {Path(result.path).name}", fontsize=9, loc="left"
+            f"#{result.rank}  score {result.score:.3f}  {Path(result.path).name}"
+            + (f" at {result.time:.1f} s" if result.time is not None else ""),
+            fontsize=9,
+            loc="left",
         )
         framed = cv2.rectangle(photo.copy(), (x, y), (x + w, y + h), (0, 0, 255), max(2, photo.shape[1] // 300))
         axes[row, 1].imshow(cv2.cvtColor(framed, cv2.COLOR_BGR2RGB))

@@ -42,14 +42,14 @@ def run_in_order(
     work: Callable[[Job], Result],
     jobs: Iterator[Job],
     workers: int,
-    timeout: float | None = None,
+    timeout: float | Callable[[Job], float] | None = None,
     on_timeout: Callable[[Job], Result] | None = None,
 ) -> Iterator[Result]:
     """`work` over `jobs`, results in job order; with workers > 0, a bounded number of jobs run
     ahead in that many worker processes (one thread each when they share the cores).
 
-    With workers, a job whose result takes longer than `timeout` seconds once awaited (a
-    decoder that hangs) is answered by `on_timeout(job)`; the pool is then replaced, since its
+    With workers, a job whose result takes longer than `timeout` seconds (or `timeout(job)`)
+    once awaited (a decoder that hangs) is answered by `on_timeout(job)`; the pool is then replaced, since its
     stuck process cannot be stopped otherwise, and the jobs it held are submitted again.
     In this process there is no time limit.
     """
@@ -79,7 +79,7 @@ def run_in_order(
                 return
             job, future = running.popleft()
             try:
-                yield future.result(timeout=timeout)
+                yield future.result(timeout=timeout(job) if callable(timeout) else timeout)
             except TimeoutError:
                 if on_timeout is None:
                     raise

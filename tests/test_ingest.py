@@ -92,6 +92,7 @@ def test_a_stop_ends_the_run_early_and_keeps_what_is_done(store, crops):
 
 
 def test_video_and_heic_files_are_counted_not_silently_skipped(tmp_path, sample):
+    """Photos-only walks (crops, localize) count videos; the indexer's walk takes them."""
     folder = tmp_path / "mixed"
     folder.mkdir()
     shutil.copy(next((sample / "crops" / "images").iterdir()), folder / "a.png")
@@ -100,6 +101,10 @@ def test_video_and_heic_files_are_counted_not_silently_skipped(tmp_path, sample)
     not_images: dict[str, int] = {}
     assert [p.name for p in iter_image_files([folder], not_images=not_images)] == ["a.png"]
     assert not_images == {".mp4": 1, ".mov": 1, ".heic": 1, ".txt": 1}
+    not_media: dict[str, int] = {}
+    found = [p.name for p in iter_image_files([folder], not_images=not_media, videos=True)]
+    assert found == ["a.png", "clip.mp4", "clip2.MOV"]
+    assert not_media == {".heic": 1, ".txt": 1}
 
 
 @pytest.mark.slow

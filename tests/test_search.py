@@ -146,3 +146,20 @@ def test_time_windows_parse_what_users_type_and_refuse_the_rest():
     for since, until in (("yesterday", None), ("2026-03-02", "2026-03-01")):
         with pytest.raises(ValueError):
             TimeWindow.parse(since, until)
+
+
+def test_a_video_counts_once_per_sighting_and_results_say_when(store):
+    from platesearch.records import Sighting
+
+    first_pass, second_pass = Sighting(0, 1.0, 4.5), Sighting(1, 60.0, 62.0)
+    frames = [(1.0, first_pass), (2.5, first_pass), (4.5, first_pass), (60.5, second_pass), (61.0, second_pass)]
+    crops = [CropRow((0, 0, 10, 5), "AB1234", 0.9, time, sighting) for time, sighting in frames]
+    video = PhotoRow("/street.mp4", "1" * 64, 1, 0.0, crops)
+    photo = PhotoRow("/car.jpg", "2" * 64, 1, 0.0, [CropRow((0, 0, 10, 5), "AB1234", 0.9)])
+    vectors = [unit(1, 0.3, 0, 0), unit(1, 0, 0, 0), unit(1, 0.3, 0, 0), unit(1, 0.1, 0, 0), unit(1, 0.4, 0, 0)]
+    store.add_batch([video, photo], np.stack([*vectors, unit(1, 0.2, 0, 0)]), [], {})
+    results = search_store(store, "AB1234", fake_embed, k=5, method="embedding")
+    assert [(r.path, r.time) for r in results] == [("/street.mp4", 2.5), ("/street.mp4", 60.5), ("/car.jpg", None)]
+    best = results[0].to_json()
+    assert (best["time"], best["first"], best["last"]) == (2.5, 1.0, 4.5)  # the best frame, inside its sighting
+    assert "time" not in results[2].to_json()  # a photo has no time in its video

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from platesearch.cli.main import app as cli
 from platesearch.datasets import load_dataset
 from platesearch.pipeline import PlateIndex
-from platesearch.server import MAX_K, create_app, is_loopback
+from platesearch.server import CROP_MARGIN, MAX_K, create_app, is_loopback
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -84,6 +84,34 @@ def test_images_of_a_result_are_served_by_crop_id(client, sample):
     )
     render = client.get("/api/render", params={"q": "AB1234"})
     assert render.status_code == 200 and render.content[:4] == b"\x89PNG"
+
+
+def test_a_video_result_is_served_from_its_frame(tmp_path, sample):
+    """A crop of a video: its images are cut from the frame at the crop's time, and its row says when."""
+    import cv2
+    import numpy as np
+
+    from platesearch.catalog import PhotoRow
+    from platesearch.records import CropRow, Sighting
+    from platesearch.video import read_frame
+
+    video = sample / "video" / "constructed.mp4"
+    box = (500, 500, 200, 60)
+    with PlateIndex.create(tmp_path / "index") as plate_index:
+        row = CropRow(box, "HPM9362", 0.9, 7.5, Sighting(0, 6.0, 8.5))
+        vector = plate_index.embed_plate("HPM9362")
+        plate_index.store.add_batch([PhotoRow(str(video), "1" * 64, 1, 0.0, [row])], vector[None], [], {})
+    with PlateIndex.open(tmp_path / "index") as plate_index:
+        video_client = TestClient(create_app(plate_index))
+        (result,) = video_client.get("/api/search", params={"q": "HPM9362", "k": 1}).json()
+        assert (result["time"], result["first"], result["last"]) == (7.5, 6.0, 8.5)
+        crop = video_client.get(f"/api/crops/{result['crop_id']}.png")
+        served = cv2.imdecode(np.frombuffer(crop.content, np.uint8), cv2.IMREAD_COLOR)
+        x, y, w, h = box
+        margin = int(CROP_MARGIN * h)
+        expected = read_frame(video, 7.5)[y - margin : y + h + margin, x - margin : x + w + margin]
+        assert served.shape == expected.shape and np.abs(served.astype(int) - expected).mean() < 1.0
+        assert video_client.get(f"/api/photos/{result['crop_id']}.jpg").status_code == 200
 
 
 @pytest.mark.parametrize(

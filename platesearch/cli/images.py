@@ -1,4 +1,4 @@
-"""`platesearch render` and `platesearch binarize`: look at what the model sees."""
+"""`platesearch render`, `binarize` and `frame`: look at what the model sees, and at a video's hit."""
 
 from __future__ import annotations
 
@@ -37,4 +37,18 @@ def binarize(
 
     with user_errors(ImageWriteError):
         write_image(output, binarize_crop(read_image(crop)))
+    typer.echo(str(output))
+
+
+def frame(
+    video: Annotated[Path, typer.Argument(help="A video file.")],
+    time: Annotated[float, typer.Option("--time", "-t", min=0.0, help="Seconds from the start (a result's `time`).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Image to write (.png or .jpg).")] = Path("frame.png"),
+) -> None:
+    """Write the frame of a video shown at a time, to look at a hit."""
+    from platesearch.media import ImageWriteError, write_image
+    from platesearch.video import read_frame
+
+    with user_errors(ImageWriteError):
+        write_image(output, read_frame(video, time))
     typer.echo(str(output))

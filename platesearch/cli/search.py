@@ -28,6 +28,7 @@ from platesearch.cli.options import DEFAULT_METHOD, IndexDir, SearchMethod, Vect
 from platesearch.config import AUTO_IVF_THRESHOLD
 from platesearch.localize import DEFAULT_MAX_SIDE
 from platesearch.media import DEFAULT_MAX_PIXELS, NOT_SUPPORTED, check_figure_path
+from platesearch.video import DEFAULT_SAMPLE_FPS
 
 VECTOR_INDEX_HELP = (
     "Vector search: exact, ivf (approximate, for millions of crops), ivf-sq8 (ivf with 8-bit "
@@ -65,7 +66,7 @@ def index_errors():
 
 
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Image files and folders (scanned recursively).")],
+    paths: Annotated[list[Path], typer.Argument(help="Image and video files, and folders (scanned recursively).")],
     index_dir: IndexDir,
     crops: Annotated[
         bool, typer.Option("--crops", help="The images are plate crops already: no localization.")
@@ -105,8 +106,18 @@ def index(
             "512 is faster, see BENCHMARKS.md); larger photos get proportionally more.",
         ),
     ] = None,
+    video_fps: Annotated[
+        float,
+        typer.Option(
+            "--video-fps", callback=_positive_finite, help="Video frames sampled per second (near-repeats are skipped)."
+        ),
+    ] = DEFAULT_SAMPLE_FPS,
 ) -> None:
-    """Index photos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed.
+    """Index photos, videos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed.
+
+    A video's frames are sampled (--video-fps), each kept frame is searched for plates like a
+    photo, and one plate in consecutive frames is one sighting; a video cut short is indexed
+    up to its last good frame.
 
     Ctrl-C stops after the file at hand and keeps what is done (run the command again to go
     on); a second Ctrl-C stops at once, and the index still opens.
@@ -144,6 +155,7 @@ def index(
                 workers=workers,
                 detector_max_side=detector_max_side,
                 stop=stop,
+                video_fps=video_fps,
             )
         stats = plate_index.stats()
     moved = f", {report.moved} moved (new path recorded)" if report.moved else ""
@@ -161,6 +173,8 @@ def index(
         console.print(f"  not indexed: {_count(count, 'file')} {suffix} ({why})")
     for path, reason in report.failed:
         console.print(f"  failed: {path}: {reason}")
+    for path, reason in report.read_in_part:
+        console.print(f"  read in part: {path}: {reason}")
     if report.interrupted:
         console.print("interrupted: run the same command again to index the rest")
         raise typer.Exit(130)
@@ -186,7 +200,11 @@ def query(
     ] = 0.0,
     as_json: Annotated[
         bool,
-        typer.Option("--json", help="Print a JSON list of {rank, path, score, box[, reading][, matched][, taken_at]}."),
+        typer.Option(
+            "--json",
+            help="Print a JSON list of {rank, path, score, box[, reading][, matched][, taken_at]"
+            "[, time, first, last]} (time, first, last: seconds into a video).",
+        ),
     ] = False,
     sheet: Annotated[
         Path | None, typer.Option("--sheet", help="Also draw the query render and the matches to this PNG.")
@@ -247,7 +265,8 @@ def query(
         table.add_column(column, no_wrap=True)
     table.add_column("path", overflow="fold")
     for r in results:
-        table.add_row(str(r.rank), f"{r.score:.3f}", ",".join(map(str, r.box)), r.matched or r.reading or "", r.path)
+        where = r.path if r.time is None else f"{r.path} at {r.time:.1f} s"
+        table.add_row(str(r.rank), f"{r.score:.3f}", ",".join(map(str, r.box)), r.matched or r.reading or "", where)
     Console().print(table)
     if sheet is not None:
         console.print(f"sheet: {sheet}")

@@ -46,7 +46,8 @@ function card(result) {
   meta.innerHTML = `<span class="rank">#${result.rank}</span> score <span class="score"></span>${reading}<br><a class="path" tabindex="0"></a>`;
   meta.querySelector(".score").textContent = result.score.toFixed(3);
   if (result.reading) meta.querySelector(".reading").textContent = result.reading;
-  meta.querySelector(".path").textContent = result.path;
+  meta.querySelector(".path").textContent =
+    result.time === undefined ? result.path : `${result.path} at ${result.time.toFixed(1)} s (seen ${result.first.toFixed(1)}–${result.last.toFixed(1)} s)`;
   item.append(meta, crop, photo);
   showImage(crop, `/api/crops/${result.crop_id}.png`);
   showImage(photo, `/api/photos/${result.crop_id}.jpg`);

@@ -53,6 +53,23 @@ class IndexReport:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
 
+PLATE_SHAPE = (64, 512)  # binarize's output
+NO_PLATES = np.zeros((0, PLATE_SHAPE[0] * PLATE_SHAPE[1] // 8), np.uint8)
+
+
+def pack_plates(plate_images: list[np.ndarray]) -> np.ndarray:
+    """Binarized plate images (0 or 255) as bits, one row each: 4 KB instead of 32 KB to hold
+    (a video's crops wait until it is done) and to pass from a worker process."""
+    if not plate_images:
+        return NO_PLATES
+    return np.packbits(np.stack(plate_images) > 127, axis=None).reshape(len(plate_images), -1)
+
+
+def unpack_plates(plate_bits: np.ndarray) -> np.ndarray:
+    """pack_plates undone: uint8 [n, 64, 512] of 0 and 255."""
+    return np.unpackbits(plate_bits, axis=1).reshape(len(plate_bits), *PLATE_SHAPE) * np.uint8(255)
+
+
 @dataclass(frozen=True)
 class Job:
     path: str
@@ -69,7 +86,7 @@ class Prepared:
 
     job: Job
     crops: list[CropRow]
-    plate_images: list[np.ndarray]  # binarized, one per crop
+    plate_bits: np.ndarray  # the binarized plate images, one per crop, bit-packed (pack_plates)
     error: str | None
     seconds: dict[str, float]
     taken_at: str | None = None  # media.taken_at of a file that decoded
@@ -89,7 +106,7 @@ class Preparer:
     def __call__(self, job: Job) -> Prepared:
         seconds = dict.fromkeys(("decode", "localize", "binarize"), 0.0)
         if job.error is not None:
-            return Prepared(job, [], [], job.error, seconds)
+            return Prepared(job, [], NO_PLATES, job.error, seconds)
         try:
             if is_video(job.path):
                 return self._video(job, seconds)
@@ -98,10 +115,10 @@ class Preparer:
             seconds["decode"] = time.perf_counter() - started
             rows, plate_images = self._prepared_candidates(image, seconds)
         except ImageReadError as error:
-            return Prepared(job, [], [], error.reason, seconds)
+            return Prepared(job, [], NO_PLATES, error.reason, seconds)
         except (ValueError, cv2.error) as error:  # e.g. an image too small to binarize
-            return Prepared(job, [], [], f"cannot process: {error}", seconds)
-        return Prepared(job, rows, plate_images, None, seconds, taken_at(job.path, job.mtime))
+            return Prepared(job, [], NO_PLATES, f"cannot process: {error}", seconds)
+        return Prepared(job, rows, pack_plates(plate_images), None, seconds, taken_at(job.path, job.mtime))
 
     def _prepared_candidates(
         self, image: np.ndarray, seconds: dict[str, float]
@@ -122,9 +139,11 @@ class Preparer:
         """Every sampled frame of a video localized like a photo, its crops numbered by sighting.
         Frames are decoded one at a time; a video that stops decoding keeps what came before."""
         if self.inputs_are_crops:
-            return Prepared(job, [], [], "a video cannot be indexed as plate crops: index it without --crops", seconds)
+            return Prepared(
+                job, [], NO_PLATES, "a video cannot be indexed as plate crops: index it without --crops", seconds
+            )
         tracker = SightingTracker()
-        plate_images: list[np.ndarray] = []
+        plate_bits = [NO_PLATES]  # packed frame by frame: a long video's crops stay small
         frames = VideoFrames(job.path, self.video_fps, self.max_pixels)
         decode_started = time.perf_counter()
         for frame in frames:
@@ -137,12 +156,18 @@ class Preparer:
                 except (ValueError, cv2.error):  # one frame that cannot be processed: the next may
                     rows, images = [], []
                 tracker.add(frame.time, rows)
-                plate_images += images
+                plate_bits.append(pack_plates(images))
             decode_started = time.perf_counter()
         if not tracker.last_frame > float("-inf"):
-            return Prepared(job, [], [], frames.ended_early or "the video has no frames", seconds)
+            return Prepared(job, [], NO_PLATES, frames.ended_early or "the video has no frames", seconds)
         return Prepared(
-            job, tracker.crops(), plate_images, None, seconds, taken_at(job.path, job.mtime), frames.ended_early
+            job,
+            tracker.crops(),
+            np.concatenate(plate_bits),
+            None,
+            seconds,
+            taken_at(job.path, job.mtime),
+            frames.ended_early,
         )
 
     def _candidates(self, image: np.ndarray) -> list[tuple[CropRow, np.ndarray]]:
@@ -175,7 +200,7 @@ class Batch:
 
     photos: list[PhotoRow] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    plate_images: list[np.ndarray] = field(default_factory=list)  # binarized crops not embedded yet
+    plate_bits: list[np.ndarray] = field(default_factory=list)  # packed plate images not embedded yet, one per crop
     embedded: list[np.ndarray] = field(default_factory=list)  # their vectors, in crop order
     crops: int = 0
     read_in_part: list[tuple[str, str]] = field(default_factory=list)  # (path, what could not be read)
@@ -190,7 +215,7 @@ class Batch:
         )
         if prepared.warning is not None:
             self.read_in_part.append((job.path, prepared.warning))
-        self.plate_images += prepared.plate_images
+        self.plate_bits += list(prepared.plate_bits)
         self.crops += len(prepared.crops)
 
     @property
@@ -234,7 +259,7 @@ class Ingest:
                 for stage, seconds in prepared.seconds.items():
                     self.report.seconds[stage] += seconds
                 batch.take(prepared)
-                if len(batch.plate_images) >= EMBED_BATCH:
+                if len(batch.plate_bits) >= EMBED_BATCH:
                     self._embed(batch)
                 if batch.waiting >= max(EMBED_BATCH, COMMIT_FRACTION * self.store.vectors.ntotal) or (
                     time.perf_counter() - last_commit >= COMMIT_SECONDS
@@ -253,7 +278,7 @@ class Ingest:
 
     @staticmethod
     def _timed_out(job: Job) -> Prepared:
-        return Prepared(job, [], [], "took too long to prepare (the decoder hangs?): skipped", {})
+        return Prepared(job, [], NO_PLATES, "took too long to prepare (the decoder hangs?): skipped", {})
 
     def _tick(self, advance: int = 0) -> None:
         self.done += advance
@@ -308,9 +333,9 @@ class Ingest:
 
     def _embed(self, batch: Batch) -> None:
         started = time.perf_counter()
-        if batch.plate_images:
-            batch.embedded.append(self.embed(np.stack(batch.plate_images)))
-            batch.plate_images = []
+        for start in range(0, len(batch.plate_bits), EMBED_BATCH):  # a long video's crops, a batch at a time
+            batch.embedded.append(self.embed(unpack_plates(np.stack(batch.plate_bits[start : start + EMBED_BATCH]))))
+        batch.plate_bits = []
         self.report.seconds["embed"] += time.perf_counter() - started
 
     def _commit(self, batch: Batch) -> None:

@@ -121,6 +121,16 @@ def test_a_crop_keeps_the_reading_of_its_binarized_plate_image(crops):
     (row,) = prepared.crops
     binarized_reading = read_plate_image(binarize(ingest.read_image(str(path))))
     assert binarized_reading and binarized_reading in split_readings(row.ocr_text)
-    assert prepared.plate_images[0].shape == (64, 512)
+    assert ingest.unpack_plates(prepared.plate_bits)[0].shape == (64, 512)
     (unread,) = Preparer(inputs_are_crops=True, ocr=False, max_pixels=DEFAULT_MAX_PIXELS)(job).crops
     assert unread.ocr_text is None
+
+
+def test_plate_images_travel_bit_packed_and_come_back_the_same(sample):
+    from platesearch.binarize import binarize
+
+    images = [binarize(ingest.read_image(str(p))) for p in sorted((sample / "crops" / "images").iterdir())[:3]]
+    bits = ingest.pack_plates(images)
+    assert bits.shape == (3, 4096) and bits.nbytes * 8 == sum(i.nbytes for i in images)
+    assert np.array_equal(ingest.unpack_plates(bits), np.stack(images))
+    assert ingest.unpack_plates(ingest.pack_plates([])).shape == (0, 64, 512)

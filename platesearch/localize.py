@@ -20,7 +20,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from platesearch.binarize import to_gray
+from platesearch.binarize import binarize, to_gray
 from platesearch.config import plate_rules
 from platesearch.metrics import box_iou
 from platesearch.plates import matching_formats
@@ -407,6 +407,12 @@ def read_plate_image(plate_image: np.ndarray) -> str:
     emblem; what is left is read more cleanly from small, dark or noisy crops than the crop itself.
     """
     return _plate_chars(_recognize(plate_image, [_whole_quad(plate_image)])[0][0])
+
+
+def binarized_reading(candidate: Candidate) -> str:
+    """What `index` reads in a candidate besides its own readings: read_plate_image of its
+    binarized crop (`localize --json` shows it as "binarized_reading")."""
+    return read_plate_image(binarize(candidate.crop))
 
 
 def _whole_quad(image: np.ndarray) -> np.ndarray:

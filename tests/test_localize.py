@@ -191,6 +191,8 @@ def test_cli_localize_prints_one_json_line_per_photo(sample, tmp_path):
     from typer.testing import CliRunner
 
     from platesearch.cli.main import app
+    from platesearch.scoring import EXACT
+    from platesearch.textmatch import text_similarities
 
     photos = sorted((sample / "photos" / "images").glob("br-*.jpg"))[:2]
     broken = tmp_path / "broken.jpg"
@@ -204,4 +206,8 @@ def test_cli_localize_prints_one_json_line_per_photo(sample, tmp_path):
     for row in rows[:2]:
         assert row["candidates"] and {"box", "text", "readings", "score"} <= set(row["candidates"][0])
         assert (tmp_path / "d" / f"{Path(row['path']).stem}.png").is_file()
+        assert all(isinstance(candidate["binarized_reading"], str) for candidate in row["candidates"])
+    # what index stores besides a crop's own readings: in br-HPM9362 it reads the plate (a stray end allowed)
+    binarized = [candidate["binarized_reading"] for candidate in rows[0]["candidates"]]
+    assert text_similarities("HPM9362", binarized).max() >= EXACT, binarized
     assert "error" in rows[2]

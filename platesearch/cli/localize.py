@@ -14,7 +14,12 @@ from platesearch.media import write_image
 
 
 def _rows(photo: Path, candidates: list, out_dir: Path | None) -> list[dict]:
-    rows = [{"rank": rank, **candidate.to_json()} for rank, candidate in enumerate(candidates, start=1)]
+    from platesearch.localize import binarized_reading
+
+    rows = [
+        {"rank": rank, **candidate.to_json(), "binarized_reading": binarized_reading(candidate)}
+        for rank, candidate in enumerate(candidates, start=1)
+    ]
     if out_dir is not None:
         for row, candidate in zip(rows, candidates, strict=True):
             row["crop"] = str(write_image(out_dir / f"{photo.stem}-{row['rank']}.png", candidate.crop))

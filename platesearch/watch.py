@@ -50,6 +50,11 @@ class Alert:
     reading: str | None
     time: str | None  # the file's modification time (ISO 8601, UTC): when the photo was written
     taken_at: str | None = None  # when it was taken, as `query --json` says it (records.StoredCrop.taken_at)
+    # a video: one alert per sighting, its best frame's seconds from the start (query --json's "time"),
+    # and when the sighting starts and ends; None for a photo
+    video_time: float | None = None
+    first: float | None = None
+    last: float | None = None
 
     def to_json(self) -> dict:
         return {**asdict(self), "score": round(self.score, 6), "box": list(self.box)}
@@ -74,7 +79,8 @@ def read_watch_list(path: Path) -> list[str]:
 def alerts_for(
     plate_index: PlateIndex, paths: list[str], watched: list[str], mode: str, min_score: float
 ) -> list[Alert]:
-    """Alerts for the crops of these (just indexed) photos, best first per entry."""
+    """Alerts for the crops of these (just indexed) photos, best first per entry; a video's
+    sighting alerts once, with its best crop."""
     crops = plate_index.crops_of(paths)
     if not crops:
         return []
@@ -87,7 +93,7 @@ def alerts_for(
                 matched = pattern.match(crops[crop_id].ocr_text)
                 if matched is not None:
                     score = 0.5 + 0.5 * partial_similarity(pattern.longest_run, crops[crop_id].ocr_text)
-                    alerts.append(_alert(entry, crops[crop_id], score, matched))
+                    alerts.append((crop_id, _alert(entry, crops[crop_id], score, matched)))
             continue
         readings = [best_reading(entry, crops[crop_id].ocr_text) for crop_id in ids]
         cosines = plate_index.cosine(plate_index.embed_plate(entry), ids)
@@ -96,8 +102,14 @@ def alerts_for(
             exact = similarity >= EXACT - 1e-6
             lenient = similarity >= LENIENT_READING or cosine >= LENIENT_COSINE
             if exact or (mode == LENIENT_MODE and lenient):
-                alerts.append(_alert(entry, crops[crop_id], score, reading))
-    return sorted((a for a in alerts if a.score >= min_score), key=lambda a: (a.plate, -a.score))
+                alerts.append((crop_id, _alert(entry, crops[crop_id], score, reading)))
+    best: dict[tuple, Alert] = {}  # one per photo crop, or per video sighting
+    for crop_id, alert in alerts:
+        crop = crops[crop_id]
+        key = (alert.plate, *crop.place) if crop.sighting else (alert.plate, crop_id)
+        if key not in best or alert.score > best[key].score:
+            best[key] = alert
+    return sorted((a for a in best.values() if a.score >= min_score), key=lambda a: (a.plate, -a.score))
 
 
 def _alert(entry: str, crop, score: float, reading: str | None) -> Alert:
@@ -105,7 +117,19 @@ def _alert(entry: str, crop, score: float, reading: str | None) -> Alert:
         when = datetime.fromtimestamp(Path(crop.photo_path).stat().st_mtime, UTC).isoformat(timespec="seconds")
     except OSError:
         when = None
-    return Alert(entry, crop.photo_path, float(score), crop.box, reading, when, crop.taken_at)
+    sighting = crop.sighting
+    return Alert(
+        entry,
+        crop.photo_path,
+        float(score),
+        crop.box,
+        reading,
+        when,
+        crop.taken_at,
+        crop.time,
+        sighting.first if sighting else None,
+        sighting.last if sighting else None,
+    )
 
 
 class Webhook:

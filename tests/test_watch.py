@@ -5,6 +5,7 @@ import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -81,3 +82,24 @@ def test_an_unreachable_webhook_is_reported_not_fatal():
     hook.send(Alert("AA5149EK", "/photos/a.jpg", 0.9, (0, 0, 1, 1), None, None))
     hook.close()
     assert len(failures) == 1 and "webhook" in failures[0]
+
+
+@pytest.mark.slow
+def test_a_video_sighting_alerts_once_with_its_best_frame(tmp_path, sample):
+    """Three frames of one passing plate and a second pass later: two alerts, each saying when."""
+    from platesearch.catalog import PhotoRow
+    from platesearch.pipeline import PlateIndex
+    from platesearch.records import CropRow, Sighting
+    from platesearch.watch import alerts_for
+
+    video = str(sample / "video" / "constructed.mp4")
+    first_pass, second_pass = Sighting(0, 6.0, 7.0), Sighting(1, 40.0, 40.5)
+    readings = [("HPM9362", 6.0, first_pass), ("HPM9362", 6.5, first_pass), ("HPM936", 7.0, first_pass)]
+    readings += [("HPM9362", 40.0, second_pass), ("HPM9362", 40.5, second_pass)]
+    with PlateIndex.create(tmp_path / "index") as plate_index:
+        rows = [CropRow((0, 0, 10, 5), text, 0.9, time, sighting) for text, time, sighting in readings]
+        vectors = np.stack([plate_index.embed_plate("HPM9362")] * len(rows))
+        plate_index.store.add_batch([PhotoRow(video, "1" * 64, 1, 0.0, rows)], vectors, [], {})
+        alerts = alerts_for(plate_index, [video], ["HPM9362"], "exact", 0.0)
+    assert sorted((a.first, a.last) for a in alerts) == [(6.0, 7.0), (40.0, 40.5)]
+    assert all(a.first <= a.video_time <= a.last and a.reading == "HPM9362" for a in alerts)

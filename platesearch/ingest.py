@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -80,6 +81,11 @@ class Job:
     video_seconds: float = 0.0  # a video's length, as its header announces it
 
 
+def preparation_timeout(job: Job, video_fps: float) -> float:
+    """Seconds a worker may take to prepare a file before it is given up (a decoder that hangs)."""
+    return FILE_TIMEOUT_SECONDS + FRAME_TIMEOUT_SECONDS * job.video_seconds * video_fps
+
+
 @dataclass
 class Prepared:
     """A file after decode, localize and binarize: its candidates, or why it failed."""
@@ -145,8 +151,10 @@ class Preparer:
         tracker = SightingTracker()
         plate_bits = [NO_PLATES]  # packed frame by frame: a long video's crops stay small
         frames = VideoFrames(job.path, self.video_fps, self.max_pixels)
+        sampled = 0
         decode_started = time.perf_counter()
         for frame in frames:
+            sampled += 1
             seconds["decode"] += time.perf_counter() - decode_started
             if frame.image is None:
                 tracker.repeat(frame.time)
@@ -158,7 +166,7 @@ class Preparer:
                 tracker.add(frame.time, rows)
                 plate_bits.append(pack_plates(images))
             decode_started = time.perf_counter()
-        if not tracker.last_frame > float("-inf"):
+        if not sampled:
             return Prepared(job, [], NO_PLATES, frames.ended_early or "the video has no frames", seconds)
         return Prepared(
             job,
@@ -251,8 +259,8 @@ class Ingest:
             preparer,
             self._new_jobs(files),
             workers,
-            lambda job: FILE_TIMEOUT_SECONDS + FRAME_TIMEOUT_SECONDS * job.video_seconds * preparer.video_fps,
-            on_timeout=self._timed_out,
+            partial(preparation_timeout, video_fps=preparer.video_fps),
+            on_timeout=partial(self._timed_out, video_fps=preparer.video_fps),
         )
         try:
             for prepared in prepared_files:
@@ -277,8 +285,9 @@ class Ingest:
         return self.report
 
     @staticmethod
-    def _timed_out(job: Job) -> Prepared:
-        return Prepared(job, [], NO_PLATES, "took too long to prepare (the decoder hangs?): skipped", {})
+    def _timed_out(job: Job, video_fps: float) -> Prepared:
+        limit = preparation_timeout(job, video_fps)
+        return Prepared(job, [], NO_PLATES, f"took longer than {limit:.0f} s to prepare: skipped", {})
 
     def _tick(self, advance: int = 0) -> None:
         self.done += advance

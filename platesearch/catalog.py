@@ -104,10 +104,8 @@ class Catalog:
         columns = self._columns("photos")
         self.has_mtime = "mtime" in columns  # likewise
         self._taken_at = "p.taken_at" if "taken_at" in columns else "NULL"  # likewise
-        video_columns = ADDED_COLUMNS["crops"]
-        self._video = ", ".join(
-            f"c.{name}" if name in self._columns("crops") else "NULL" for name in video_columns
-        )  # likewise
+        crop_columns = self._columns("crops")
+        self._video = ", ".join(f"c.{name}" if name in crop_columns else "NULL" for name in ADDED_COLUMNS["crops"])
 
     def _create_text_index(self) -> None:
         """Create the OCR trigram index; an index made before it existed gets it filled once."""

@@ -75,6 +75,26 @@ def test_empty_missing_and_out_of_range_videos_are_clear_errors(tmp_path, video)
 
 
 @pytest.mark.slow
+def test_a_still_video_through_a_worker_is_one_frame_whose_sightings_last_to_its_end(tmp_path, sample):
+    """The worker-process path (pickled results): one frame localized, the repeats extend its sightings."""
+    from platesearch.pipeline import PlateIndex
+
+    photo = cv2.imread(str(sample / "photos" / "images" / "br-HPM9362.jpg"))
+    path = tmp_path / "parked.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (photo.shape[1], photo.shape[0]))
+    for _ in range(30):
+        writer.write(photo)
+    writer.release()
+    with PlateIndex.create(tmp_path / "index") as plate_index:
+        report = plate_index.add([path], workers=1)
+        crops = plate_index.crops_of([str(path)]).values()
+        results = plate_index.search("HPM9362", k=1)
+    assert report.indexed == 1 and crops
+    assert all(c.time == 0.0 and (c.sighting.first, c.sighting.last) == (0.0, 2.5) for c in crops)
+    assert results[0].path == str(path) and results[0].reading == "HPM9362"
+
+
+@pytest.mark.slow
 def test_the_constructed_video_is_indexed_and_every_plate_found_while_on_screen(tmp_path, sample, video, cut_video):
     """Indexed beside a cut copy, an empty video and a photo: every plate at rank 1 with its
     time inside the seconds it is on screen; the cut copy up to its cut, the empty one counted."""

@@ -41,6 +41,7 @@ class IndexReport:
     """What one indexing run did."""
 
     indexed: int = 0
+    videos: int = 0  # of the files indexed
     candidates: int = 0
     skipped: int = 0  # already in the index: unchanged (path, size, time) or the same content
     moved: int = 0  # indexed before at a path that no longer exists: the new path is recorded
@@ -354,6 +355,7 @@ class Ingest:
             vectors = np.concatenate(batch.embedded) if batch.embedded else np.zeros((0, self.dim), np.float32)
             self.store.add_batch(batch.photos, vectors, batch.failed, self.report.seconds)
         self.report.indexed += len(batch.photos)
+        self.report.videos += sum(is_video(photo.path) for photo in batch.photos)
         self.report.indexed_paths += [photo.path for photo in batch.photos]
         self.report.candidates += batch.crops
         self.report.without_candidates += sum(not photo.crops for photo in batch.photos)

@@ -111,7 +111,7 @@ def test_the_constructed_video_is_indexed_and_every_plate_found_while_on_screen(
     output = " ".join(result.output.split())  # the console wraps long lines
     assert "failed: " in output and "empty.mp4: empty file" in output
     assert "read in part: " in output and "cut.mp4: the video stops decoding" in output
-    assert "indexed 3 images" in output  # the video, the cut copy up to its cut, the photo
+    assert "indexed 2 videos and 1 image" in output  # the video, the cut copy up to its cut, the photo
 
     with (video.parent / "labels.csv").open(newline="") as handle:
         on_screen = list(csv.DictReader(handle))

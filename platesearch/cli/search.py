@@ -159,8 +159,12 @@ def index(
             )
         stats = plate_index.stats()
     moved = f", {report.moved} moved (new path recorded)" if report.moved else ""
+    images = report.indexed - report.videos
+    indexed = _count(images, "image") if not report.videos else _count(report.videos, "video")
+    if report.videos and images:
+        indexed += f" and {_count(images, 'image')}"
     console.print(
-        f"indexed {_count(report.indexed, 'image')} ({_count(report.candidates, 'candidate crop')}, "
+        f"indexed {indexed} ({_count(report.candidates, 'candidate crop')}, "
         f"{report.without_candidates} without any), skipped {report.skipped} already indexed{moved}, "
         f"failed {len(report.failed)}; the index now holds {_count(stats['photos'], 'image')}, "
         f"{_count(stats['crops'], 'crop')}"

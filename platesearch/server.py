@@ -54,27 +54,6 @@ def _asset(name: str) -> str:
     return resources.files("platesearch").joinpath("web", name).read_text(encoding="utf-8")
 
 
-class FairLock:
-    """A lock taken in the order it was asked for. With threading.Lock, a thread that releases
-    it can take it straight back, and under load some requests waited seconds (BENCHMARKS.md)."""
-
-    def __init__(self) -> None:
-        self._turns = threading.Condition()
-        self._next_ticket = 0
-        self._serving = 0
-
-    def __enter__(self) -> None:
-        with self._turns:
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            self._turns.wait_for(lambda: self._serving == ticket)
-
-    def __exit__(self, *exc: object) -> None:
-        with self._turns:
-            self._serving += 1
-            self._turns.notify_all()
-
-
 def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
     """The API and page over an open (read-only) index; with `token`, /api needs `Authorization: Bearer <token>`."""
     app = FastAPI(
@@ -83,7 +62,7 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
     )
-    lock = FairLock()  # the model and the catalog connection serve one request at a time
+    lock = threading.Lock()
 
     @app.exception_handler(ApiError)
     def api_error(request: Request, error: ApiError) -> JSONResponse:

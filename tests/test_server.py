@@ -238,27 +238,3 @@ def test_serve_warns_when_it_listens_beyond_this_machine(monkeypatch, sample_ind
     result = CliRunner().invoke(cli, ["serve", "--index", str(sample_index), "--host", host, "--token", "t"])
     assert result.exit_code == 0 and started and started[0][1:] == (host, 8000, "t")
     assert ("warning: listening on 0.0.0.0" in result.output) == warned
-
-
-def test_the_server_lock_serves_waiting_requests_in_arrival_order():
-    from platesearch.server import FairLock
-
-    lock, order, started = FairLock(), [], []
-    lock.__enter__()  # held: the requests below queue up one by one
-
-    def request(number: int) -> None:
-        started.append(number)
-        with lock:
-            order.append(number)
-
-    threads = []
-    for number in range(6):
-        thread = threading.Thread(target=request, args=(number,))
-        thread.start()
-        threads.append(thread)
-        while len(started) <= number or lock._next_ticket <= number + 1:  # it holds its ticket
-            time.sleep(0.001)
-    lock.__exit__()
-    for thread in threads:
-        thread.join(5)
-    assert order == list(range(6))

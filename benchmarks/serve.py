@@ -9,6 +9,7 @@ hybrid ranking (k=10) of real US plate texts in turn. Indexes:
   and synthetic embeddings plus noise, readings with 10 % wrong characters).
 
 Run: .venv/bin/python benchmarks/serve.py [--crops-index DIR] [--simulated 1000000] [--requests 400]
+     [--simulated-index DIR]
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def main() -> None:
     parser.add_argument("--crops-index", type=Path, default=Path("runs/serve-us-crops"))
     parser.add_argument("--simulated", type=int, default=1_000_000, help="crops in the simulated index (0: skip)")
     parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
+    parser.add_argument(
+        "--simulated-index", type=Path, help="keep the simulated index here (built when missing), to measure it again"
+    )
     args = parser.parse_args()
     dataset = load_dataset(SHARED / "openalpr-us-crops")
     plates = sorted(set(dataset.plates))
@@ -115,14 +119,16 @@ def main() -> None:
         crops = plate_index.stats()["crops"]
     measure(f"US crops ({crops:,} crops)", args.crops_index, plates, args.requests)
     if args.simulated:
-        rng = np.random.default_rng(7)
-        base, texts, _ = sources(4000, rng)
         work = Path(tempfile.mkdtemp(prefix="platesearch-serve-"))
+        simulated = args.simulated_index or work / "index"
         try:
-            store = IndexStore.create_or_open(work / "index", PlateIndex.manifest_for(default_embedder()))
-            grow(store, args.simulated, base, texts, rng)
-            store.close()
-            measure(f"simulated ({args.simulated:,} crops)", work / "index", plates, args.requests)
+            if not simulated.exists():
+                rng = np.random.default_rng(7)
+                base, texts, _ = sources(4000, rng)
+                store = IndexStore.create_or_open(simulated, PlateIndex.manifest_for(default_embedder()))
+                grow(store, args.simulated, base, texts, rng)
+                store.close()
+            measure(f"simulated ({args.simulated:,} crops)", simulated, plates, args.requests)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -281,14 +281,18 @@ class IndexStore:
     def ocr_readings(self, plate: str, full_scan_limit: int = OCR_FULL_SCAN_LIMIT) -> list[tuple[int, str]]:
         """(crop id, OCR reading) of the crops the OCR search scores for `plate`.
 
-        Every reading while the store holds at most `full_scan_limit` crops (or the plate is
-        shorter than a trigram); above, only readings sharing a character trigram with the
-        plate: a reading with none has at least one error in every three characters, and the
-        embedding still finds its crop. Rows a writer committed after this store was opened
-        are left out, so both search methods see the same snapshot.
+        Every reading while the store holds at most `full_scan_limit` crops; above, only readings
+        sharing a character trigram with the plate: a reading with none has at least one error
+        in every three characters, and the embedding still finds its crop. So above the limit a
+        plate shorter than a trigram gets no readings: scoring every reading of 1M crops took
+        5 s, and stalled every request queued behind it in `serve` (BENCHMARKS.md). Rows a writer
+        committed after this store was opened are left out, so both search methods see the
+        same snapshot.
         """
         trigrams = sorted({plate[i : i + 3] for i in range(len(plate) - 2)})
-        if len(self.visible_ids) <= full_scan_limit or not trigrams or not self.catalog.has_text_index:
+        if len(self.visible_ids) > full_scan_limit and not trigrams:
+            return []
+        if len(self.visible_ids) <= full_scan_limit or not self.catalog.has_text_index:
             rows = self.catalog.all_readings()
         else:
             rows = self.catalog.readings_sharing_a_trigram(trigrams)

@@ -150,6 +150,8 @@ def test_ocr_trigram_candidates_follow_inserts_and_removals(tmp_path):
     by_trigram = lambda plate: sorted(t for _, t in store.ocr_readings(plate, full_scan_limit=0))  # noqa: E731
     assert by_trigram("ABC1234") == ["ABC1234", "QQQ1234", "XBC1239"]
     assert sorted(t for _, t in store.ocr_readings("ABC1234")) == sorted(texts)  # small store: every reading
+    assert sorted(t for _, t in store.ocr_readings("AB")) == sorted(texts)
+    assert store.ocr_readings("AB", full_scan_limit=0) == []  # no trigram: a large store scores no reading
     store.remove(["/photos/0.jpg"])  # photo deleted, its crop cascades, the trigger updates the text index
     assert by_trigram("ABC1234") == ["QQQ1234", "XBC1239"]
     store.close()

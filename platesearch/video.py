@@ -9,8 +9,10 @@ of indexing a video, and it is a dependency already. A decoding error ends the s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -89,7 +91,17 @@ class VideoFrames:
             )
 
 
+@cache
+def _quiet_decoder() -> None:
+    """FFmpeg and OpenCV print each decoding error of a cut or corrupt video to stderr, lines
+    that break the progress bar; what they mean is reported once (`ended_early`, or an error).
+    Set before the first video is opened; $OPENCV_FFMPEG_LOGLEVEL set by the user wins."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def _open(path: Path) -> cv2.VideoCapture:
+    _quiet_decoder()
     if not path.exists():
         raise ImageReadError(path, "no such file")
     if path.stat().st_size == 0:

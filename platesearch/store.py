@@ -227,7 +227,7 @@ class IndexStore:
         committed = self.catalog.crop_ids()
         path = self.directory / VECTORS
         if path.exists():
-            vectors = faiss.read_index(str(path))
+            vectors = vector_search.read(str(path))
         elif committed and not repair:
             raise IndexStoreError(
                 f"the index at {self.directory} is damaged: its catalog lists {len(committed)} crops but "

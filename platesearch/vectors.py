@@ -29,6 +29,17 @@ MIN_POINTS_PER_LIST = 39  # FAISS's k-means warns below this
 SEED = 1234
 
 
+def read(path: str) -> faiss.Index:
+    """A FAISS index file, or RuntimeError. A damaged header can claim an absurd size: FAISS's
+    std::bad_alloc (Python's MemoryError) is then reported as the file's fault, like its other errors."""
+    try:
+        return faiss.read_index(path)
+    except MemoryError:
+        raise RuntimeError(
+            "it asks for more memory than there is (a damaged file, or an index larger than this machine's memory)"
+        ) from None
+
+
 def new_exact(dim: int) -> faiss.Index:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 

@@ -12,8 +12,6 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
-
 from platesearch import vectors as vector_search
 from platesearch.store import CATALOG, VECTORS, IndexStore, IndexStoreError, belongs_to_another_index, read_manifest
 
@@ -60,7 +58,7 @@ def verify_index(directory: Path | str, repair: bool = False) -> VerifyReport:
     unreadable_vectors = False
     if vectors_path.exists():
         try:
-            index = faiss.read_index(str(vectors_path))
+            index = vector_search.read(str(vectors_path))
             stored = set(vector_search.stored_ids(index).tolist())
             if index.d != manifest.embedding_dim:
                 report.problems.append(

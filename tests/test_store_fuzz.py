@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -78,3 +79,22 @@ def test_any_file_name_is_listed_or_reported(tmp_path, names):
     assert len(listed) + len(unreadable) == len(names)
     for path in listed:
         str(path).encode("utf-8")  # what is listed, the catalog can store
+
+
+def test_a_vectors_file_whose_header_claims_too_much_memory_is_reported_as_damaged(tmp_path, monkeypatch):
+    """Found by the fuzz test above: eight damaged bytes made FAISS raise std::bad_alloc."""
+    import faiss
+
+    from platesearch.verify import verify_index
+
+    directory = tmp_path / "index"
+    shutil.copytree(TEMPLATE, directory)
+
+    def bad_alloc(path):
+        raise MemoryError("std::bad_alloc")
+
+    monkeypatch.setattr(faiss, "read_index", bad_alloc)
+    with pytest.raises(IndexStoreError, match="damaged .*more memory than there is"):
+        IndexStore.open_readonly(directory, MANIFEST_OF_TEST)
+    report = verify_index(directory)
+    assert any("vectors.faiss cannot be read (it asks for more memory" in problem for problem in report.problems)

@@ -37,7 +37,7 @@ class SightingTracker:
 
     def __init__(self) -> None:
         self.tracks: list[_Track] = []
-        self.rows: list[CropRow] = []  # every crop so far, with its time and sighting number
+        self.rows: list[tuple[CropRow, int]] = []  # every crop so far (with its time) and its track number
         self.last_frame = float("-inf")  # time of the last frame seen, kept or repeated
 
     def add(self, time: float, rows: list[CropRow]) -> None:
@@ -51,7 +51,7 @@ class SightingTracker:
                 active.append(track)
             track.last, track.box = time, row.box
             track.readings = list(dict.fromkeys([*track.readings, *split_readings(row.ocr_text)]))[-8:]
-            self.rows.append(replace(row, time=time, sighting=Sighting(track.number, time, time)))
+            self.rows.append((replace(row, time=time), track.number))
         self.last_frame = time
 
     def repeat(self, time: float) -> None:
@@ -63,8 +63,8 @@ class SightingTracker:
 
     def crops(self) -> list[CropRow]:
         """Every crop, its sighting's first and last time filled in."""
-        spans = {t.number: Sighting(t.number, t.first, t.last) for t in self.tracks}
-        return [replace(row, sighting=spans[row.sighting.number]) for row in self.rows if row.sighting]
+        spans = [Sighting(t.number, t.first, t.last) for t in self.tracks]
+        return [replace(row, sighting=spans[number]) for row, number in self.rows]
 
     @staticmethod
     def _continued(row: CropRow, tracks: list[_Track]) -> _Track | None:

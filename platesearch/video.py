@@ -25,6 +25,7 @@ DEFAULT_SAMPLE_FPS = 2.0
 # (mean absolute difference, 0-255) shows nothing new: a parked car under a still camera.
 DUPLICATE_DIFFERENCE = 1.5
 THUMBNAIL = (64, 36)
+DEFAULT_NATIVE_FPS = 25.0  # a header that gives no frame rate
 # A stream that stops this many seconds (and 2 % of its length) before its header says it
 # should was cut short or is corrupt from there on.
 EARLY_END_SLACK = 1.0
@@ -56,8 +57,8 @@ class VideoFrames:
         if width * height > max_pixels:
             self.capture.release()
             raise ImageReadError(self.path, f"{width}x{height} frames are above the limit of {max_pixels / 1e6:.0f} MP")
-        self.native_fps = self.capture.get(cv2.CAP_PROP_FPS) or 25.0
-        self.duration = self.capture.get(cv2.CAP_PROP_FRAME_COUNT) / self.native_fps  # from the header
+        self.native_fps = self.capture.get(cv2.CAP_PROP_FPS) or DEFAULT_NATIVE_FPS
+        self.duration = _duration(self.capture)
         self.ended_early: str | None = None  # set once the frames are read, if the stream stopped short
         self.decoded_seconds = 0.0
 
@@ -112,6 +113,11 @@ def _open(path: Path) -> cv2.VideoCapture:
     return capture
 
 
+def _duration(capture: cv2.VideoCapture) -> float:
+    """Seconds of video the header announces (frames / frame rate)."""
+    return capture.get(cv2.CAP_PROP_FRAME_COUNT) / (capture.get(cv2.CAP_PROP_FPS) or DEFAULT_NATIVE_FPS)
+
+
 def video_duration(path: Path | str) -> float:
     """Seconds of video its header announces (0 when it cannot be opened)."""
     try:
@@ -119,7 +125,7 @@ def video_duration(path: Path | str) -> float:
     except (ImageReadError, OSError):
         return 0.0
     try:
-        return capture.get(cv2.CAP_PROP_FRAME_COUNT) / (capture.get(cv2.CAP_PROP_FPS) or 25.0)
+        return _duration(capture)
     finally:
         capture.release()
 
@@ -129,7 +135,7 @@ def read_frame(path: Path | str, time: float) -> np.ndarray:
     path = Path(path)
     capture = _open(path)
     try:
-        duration = capture.get(cv2.CAP_PROP_FRAME_COUNT) / (capture.get(cv2.CAP_PROP_FPS) or 25.0)
+        duration = _duration(capture)
         if not 0 <= time <= duration:
             raise ImageReadError(path, f"no frame at {time} s: the video is {duration:.1f} s long")
         capture.set(cv2.CAP_PROP_POS_MSEC, time * 1000.0)

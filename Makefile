@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,serve]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,serve,ray]'
 	touch $(STAMP)
 
 test: $(STAMP)

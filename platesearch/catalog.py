@@ -131,11 +131,14 @@ class Catalog:
     def crop_ids(self) -> set[int]:
         return {row[0] for row in self.db.execute("SELECT id FROM crops")} if self.has_table("crops") else set()
 
-    def next_crop_id(self) -> int:
-        """One past the largest crop id; an empty catalog starts at a random multiple of 2**20
-        below 2**40, so two indexes share no ids and a vectors file from another index is told apart."""
+    def next_crop_id(self, first: int | None = None) -> int:
+        """One past the largest crop id; an empty catalog starts at `first` (a shard's), else at a
+        random multiple of 2**20 below 2**40, so two indexes share no ids and a vectors file from
+        another index is told apart."""
         largest = self.db.execute("SELECT MAX(id) FROM crops").fetchone()[0]
-        return largest + 1 if largest is not None else secrets.randbelow(1 << 20) << 20 | 1
+        if largest is not None:
+            return largest + 1
+        return first if first is not None else secrets.randbelow(1 << 20) << 20 | 1
 
     def photo_by_hash(self, sha256: str) -> str | None:
         row = self.db.execute("SELECT path FROM photos WHERE sha256 = ? AND status = 'ok'", (sha256,)).fetchone()
@@ -211,6 +214,26 @@ class Catalog:
         marks = ",".join("?" * len(paths))
         query = f"SELECT c.id FROM crops c JOIN photos p ON p.id = c.photo_id WHERE p.path IN ({marks})"
         return [row[0] for row in self.db.execute(query, paths)]
+
+    def export(self) -> tuple[list[tuple[PhotoRow, list[int]]], list[tuple[str, str]]]:
+        """Every photo as it was added, with its crops' ids in order, and every failure (path,
+        reason): what `shards.compact` moves into another shard."""
+        crops: dict[int, list[tuple[int, CropRow]]] = {}
+        query = f"SELECT c.photo_id, c.id, c.x, c.y, c.w, c.h, c.ocr_text, c.ocr_confidence, {self._video} FROM crops c ORDER BY c.id"
+        for photo_id, crop_id, x, y, w, h, text, confidence, time, number, first, last in self.db.execute(query):
+            sighting = Sighting(number, first, last) if number is not None else None
+            crops.setdefault(photo_id, []).append((crop_id, CropRow((x, y, w, h), text, confidence, time, sighting)))
+        photos, failed = [], []
+        mtime = "mtime" if self.has_mtime else "NULL"
+        query = f"SELECT id, path, sha256, size, {mtime}, {self._taken_at.replace('p.', '')}, status, error FROM photos ORDER BY id"
+        for photo_id, path, sha256, size, modified, taken, status, error in self.db.execute(query):
+            if status == "failed":
+                failed.append((path, error))
+                continue
+            own = crops.get(photo_id, [])
+            row = PhotoRow(path, sha256, size, modified or 0.0, [crop for _, crop in own], taken, error)
+            photos.append((row, [crop_id for crop_id, _ in own]))
+        return photos, failed
 
     # -- writing (each call is one transaction)
     def add(self, photos: list[PhotoRow], crop_ids: Iterable[int], failed: list[tuple[str, str]], now: float) -> None:

@@ -17,8 +17,8 @@ from platesearch.binarize import binarize
 from platesearch.catalog import PhotoRow
 from platesearch.media import ImageReadError, file_sha256, read_image, taken_at
 from platesearch.records import CropRow
+from platesearch.shards import ShardSet
 from platesearch.sightings import SightingTracker
-from platesearch.store import IndexStore
 from platesearch.textmatch import join_readings, split_readings
 from platesearch.video import DEFAULT_SAMPLE_FPS, VideoFrames, is_video, video_duration
 from platesearch.workers import run_in_order
@@ -237,10 +237,11 @@ Progress = Callable[[int, int, IndexReport], None]  # (files done, files total, 
 
 
 class Ingest:
-    """One indexing run into a store: skip what is indexed, prepare the rest, embed and commit in batches."""
+    """One indexing run into an index's shards: skip what is indexed, prepare the rest, embed and
+    commit in batches (into the last shard, `ShardSet.add_batch`)."""
 
-    def __init__(self, store: IndexStore, embed: Embed, dim: int, progress: Progress | None = None) -> None:
-        self.store = store
+    def __init__(self, shards: ShardSet, embed: Embed, dim: int, progress: Progress | None = None) -> None:
+        self.shards = shards
         self.embed = embed
         self.dim = dim
         self.progress = progress
@@ -270,7 +271,7 @@ class Ingest:
                 batch.take(prepared)
                 if len(batch.plate_bits) >= EMBED_BATCH:
                     self._embed(batch)
-                if batch.waiting >= max(EMBED_BATCH, COMMIT_FRACTION * self.store.vectors.ntotal) or (
+                if batch.waiting >= max(EMBED_BATCH, COMMIT_FRACTION * self.shards.writer.vectors.ntotal) or (
                     time.perf_counter() - last_commit >= COMMIT_SECONDS
                 ):
                     self._commit(batch)
@@ -300,12 +301,13 @@ class Ingest:
         other files are hashed, and content indexed already or seen in this run is skipped;
         a file indexed before at a path that no longer exists is recorded at its new path."""
         seen: set[str] = set()
-        catalog = self.store.catalog
+        shards = self.shards
         for path in files:
             started = time.perf_counter()
             try:
                 stat = path.stat()
-                known = catalog.known_file(str(path))
+                found = shards.known_file(str(path))
+                known = found[1] if found else None
                 if known and known.status == "ok" and (known.size, known.mtime) == (stat.st_size, stat.st_mtime):
                     self._skip()
                     continue
@@ -315,16 +317,16 @@ class Ingest:
                 continue
             finally:
                 self.report.seconds["hash"] += time.perf_counter() - started
-            indexed_at = catalog.photo_by_hash(sha256)
+            indexed_at = shards.photo_by_hash(sha256)
             if sha256 in seen:
                 self._skip()
             elif indexed_at == str(path):  # touched, not changed
-                catalog.touch(str(path), stat.st_mtime)
+                shards.touch(str(path), stat.st_mtime)
                 self._skip()
             elif indexed_at is not None and Path(indexed_at).exists():  # the same content at another path
                 self._skip()
             elif indexed_at is not None and (known is None or known.status != "ok"):
-                catalog.move(indexed_at, str(path), stat.st_size, stat.st_mtime)
+                shards.move(indexed_at, str(path), stat.st_size, stat.st_mtime)
                 self.report.moved += 1
                 self._tick(1)
             else:
@@ -353,7 +355,7 @@ class Ingest:
         self._embed(batch)
         if batch.photos or batch.failed:
             vectors = np.concatenate(batch.embedded) if batch.embedded else np.zeros((0, self.dim), np.float32)
-            self.store.add_batch(batch.photos, vectors, batch.failed, self.report.seconds)
+            self.shards.add_batch(batch.photos, vectors, batch.failed, self.report.seconds)
         self.report.indexed += len(batch.photos)
         self.report.videos += sum(is_video(photo.path) for photo in batch.photos)
         self.report.indexed_paths += [photo.path for photo in batch.photos]

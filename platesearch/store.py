@@ -35,7 +35,11 @@ MANIFEST = "manifest.json"
 CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
 LOCK = "write.lock"
-OWN_FILES = frozenset({CATALOG, f"{CATALOG}-wal", f"{CATALOG}-shm", f"{CATALOG}-journal", VECTORS, LOCK})
+SHARD_LIST = "shards.json"  # an index's further shards (`shards.py`), ordinary index folders under SHARDS_DIR
+SHARDS_DIR = "shards"
+OWN_FILES = frozenset(
+    {CATALOG, f"{CATALOG}-wal", f"{CATALOG}-shm", f"{CATALOG}-journal", VECTORS, LOCK, SHARD_LIST, SHARDS_DIR}
+)
 # Below this much free space, an I/O error of SQLite is taken for a full disk.
 ALMOST_FULL_BYTES = 1 << 20
 # Up to this many crops the OCR search scores every reading; above, only trigram candidates
@@ -54,6 +58,7 @@ class IndexManifest:
     preprocessing_version: str
     format_version: int = FORMAT_VERSION
     vector_index: str = "auto"  # one of vectors.CHOICES
+    first_crop_id: int | None = None  # a shard's: its crop ids start here (None: a random base)
 
     def check_compatible(self, other: IndexManifest, where: Path) -> None:
         if (self.model_sha256, self.embedding_dim, self.preprocessing_version) != (
@@ -202,7 +207,8 @@ class IndexStore:
         return self.catalog.data_version() != self.opened_version
 
     def _write_manifest(self) -> None:
-        _atomic_write_bytes(self.directory / MANIFEST, (json.dumps(self.manifest.__dict__, indent=2) + "\n").encode())
+        fields = {name: value for name, value in self.manifest.__dict__.items() if value is not None}
+        _atomic_write_bytes(self.directory / MANIFEST, (json.dumps(fields, indent=2) + "\n").encode())
 
     def _acquire_write_lock(self) -> None:
         handle = open(self.directory / LOCK, "a+")
@@ -334,7 +340,7 @@ class IndexStore:
         self, photos: list[PhotoRow], vectors: np.ndarray, failed: list[tuple[str, str]], seconds: dict[str, float]
     ) -> None:
         started = time.perf_counter()
-        next_id = self.catalog.next_crop_id()
+        next_id = self.catalog.next_crop_id(self.manifest.first_crop_id)
         crop_ids = np.arange(next_id, next_id + len(vectors), dtype=np.int64)
         replaced = self.catalog.crop_ids_of([p.path for p in photos] + [f[0] for f in failed])
         if replaced:

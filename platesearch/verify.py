@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platesearch import vectors as vector_search
-from platesearch.store import CATALOG, VECTORS, IndexStore, IndexStoreError, belongs_to_another_index, read_manifest
+from platesearch.shards import shard_names
+from platesearch.store import (
+    CATALOG,
+    SHARDS_DIR,
+    VECTORS,
+    IndexStore,
+    IndexStoreError,
+    belongs_to_another_index,
+    read_manifest,
+)
 
 
 @dataclass
@@ -31,7 +40,26 @@ class VerifyReport:
 
 
 def verify_index(directory: Path | str, repair: bool = False) -> VerifyReport:
+    """The index's own files checked (and repaired), then each of its further shards (`shards.py`)."""
     directory = Path(directory)
+    report = _verify_shard(directory, repair)
+    try:
+        names = shard_names(directory)
+    except IndexStoreError as error:
+        report.problems.append(str(error))
+        report.repairable = False
+        return report
+    for name in names:
+        shard = _verify_shard(directory / SHARDS_DIR / name, repair)
+        report.problems += [f"shard {name}: {line}" for line in shard.problems]
+        report.repairs += [f"shard {name}: {line}" for line in shard.repairs]
+        report.notes += [f"shard {name}: {line}" for line in shard.notes]
+        report.repaired |= shard.repaired
+        report.repairable &= shard.repairable
+    return report
+
+
+def _verify_shard(directory: Path, repair: bool) -> VerifyReport:
     report = VerifyReport(directory)
     try:
         manifest = read_manifest(directory)

@@ -11,6 +11,7 @@ import pytest
 from platesearch import ingest
 from platesearch.ingest import Ingest, Preparer
 from platesearch.media import DEFAULT_MAX_PIXELS, iter_image_files
+from platesearch.shards import ShardSet
 
 DIM = 8
 
@@ -35,7 +36,7 @@ def store(make_store):
 def run(store, paths, progress=None, stop=None):
     files = list(iter_image_files(paths))
     preparer = Preparer(inputs_are_crops=True, ocr=False, max_pixels=DEFAULT_MAX_PIXELS)
-    return Ingest(store, fake_embed, DIM, progress).run(files, preparer, workers=0, stop=stop)
+    return Ingest(ShardSet(store.directory, [store]), fake_embed, DIM, progress).run(files, preparer, 0, stop)
 
 
 def test_unchanged_files_are_skipped_without_reading_them(store, crops, monkeypatch):

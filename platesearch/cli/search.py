@@ -24,8 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from platesearch.cli.errors import user_errors
-from platesearch.cli.options import DEFAULT_METHOD, IndexDir, SearchMethod, VectorIndexChoice
-from platesearch.config import AUTO_IVF_THRESHOLD
+from platesearch.cli.options import DEFAULT_METHOD, Engine, IndexDir, SearchMethod, VectorIndexChoice
+from platesearch.config import AUTO_IVF_THRESHOLD, DEFAULT_SHARD_CROPS
 from platesearch.localize import DEFAULT_MAX_SIDE
 from platesearch.media import DEFAULT_MAX_PIXELS, NOT_SUPPORTED, check_figure_path
 from platesearch.video import DEFAULT_SAMPLE_FPS
@@ -57,12 +57,13 @@ def _positive_finite(value: float) -> float:
 
 
 def index_errors():
+    from platesearch.distributed import RayUnavailableError
     from platesearch.media import ImageWriteError
     from platesearch.model import ModelError
     from platesearch.search import SearchError
     from platesearch.store import IndexStoreError
 
-    return user_errors(IndexStoreError, ModelError, SearchError, ImageWriteError)
+    return user_errors(IndexStoreError, ModelError, SearchError, ImageWriteError, RayUnavailableError)
 
 
 def index(
@@ -94,7 +95,8 @@ def index(
             "--workers",
             min=0,
             help="Processes that decode, localize and binarize while the model embeds "
-            "(0: all in this process). Default: one per core for 32 files or more.",
+            "(0: all in this process). Default: one per core for 32 files or more. "
+            "With --engine ray: the number of Ray actors, one shard each (default: one per CPU of the cluster).",
         ),
     ] = None,
     detector_max_side: Annotated[
@@ -112,6 +114,30 @@ def index(
             "--video-fps", callback=_positive_finite, help="Video frames sampled per second (near-repeats are skipped)."
         ),
     ] = DEFAULT_SAMPLE_FPS,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this machine (--workers processes); ray: Ray actors on a cluster (or a local Ray runtime), "
+            "each writing a shard of the index (pip install 'platesearch[ray]').",
+        ),
+    ] = Engine.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --engine ray: the cluster to join (e.g. ray://head:10001); default: a local one.",
+        ),
+    ] = None,
+    shard_crops: Annotated[
+        int,
+        typer.Option(
+            "--shard-crops",
+            min=1,
+            help="Begin a new shard when the last holds this many crops, so commits stay small however large "
+            "the index grows.",
+        ),
+    ] = DEFAULT_SHARD_CROPS,
 ) -> None:
     """Index photos, videos (or plate crops) so they can be searched by plate text. Re-running skips what is indexed.
 
@@ -128,7 +154,7 @@ def index(
     choice = vector_index.value if vector_index else None
     with (
         index_errors(),
-        PlateIndex.create(index_dir, vector_index=choice) as plate_index,
+        PlateIndex.create(index_dir, vector_index=choice, shard_crops=shard_crops) as plate_index,
         stop_on_interrupt(
             lambda: console.print("stopping after the file at hand; what is done is kept (Ctrl-C again: stop now)"),
             lambda: console.print("stopped at once; the index keeps every batch committed so far"),
@@ -156,6 +182,8 @@ def index(
                 detector_max_side=detector_max_side,
                 stop=stop,
                 video_fps=video_fps,
+                engine=engine.value,
+                ray_address=ray_address,
             )
         stats = plate_index.stats()
     moved = f", {report.moved} moved (new path recorded)" if report.moved else ""
@@ -298,6 +326,16 @@ def convert(
         plate_index.set_vector_index(to.value)
         stats = plate_index.stats()
     typer.echo(f"{stats['vectors']} vectors, vector index: {stats['vector_index']}")
+
+
+def compact(index_dir: IndexDir) -> None:
+    """Merge an index's shards into one (after `index --engine ray`, or once a large index has many)."""
+    from platesearch.pipeline import PlateIndex
+
+    with index_errors(), PlateIndex.create(index_dir, existing_only=True) as plate_index:
+        merged = plate_index.compact()
+        stats = plate_index.stats()
+    typer.echo(f"merged {_count(merged, 'shard')} into the first: {stats['photos']} photos, {stats['crops']} crops")
 
 
 def remove(

@@ -1,8 +1,9 @@
 """The facade: index photos (localize -> binarize -> embed -> store) and search them by plate text.
 
-It only composes: `ingest` does the indexing, `workers` decides where, `search` scores, `store`
-keeps vectors and catalog consistent, `shards` holds an index's shards together. The model loads on first use, so opening an index to
-count, remove or convert never imports TensorFlow.
+It only composes: `ingest` does the indexing, `workers` (or `distributed`, on Ray) decides
+where, `search` scores, `store` keeps one shard's vectors and catalog consistent, `shards` holds
+an index's shards together. The model loads on first use, so opening an index to count, remove
+or convert never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -78,8 +79,7 @@ class PlateIndex:
         a folder that is not an index yet (for changes to an index, such as remove).
         `shard_crops`: new photos go to a new shard once the last holds this many crops (`shards`).
         """
-        shards = ShardSet.create_or_open(directory, cls.manifest_for(embedder), existing_only)
-        shards.shard_crops = shard_crops
+        shards = ShardSet.create_or_open(directory, cls.manifest_for(embedder), existing_only, shard_crops)
         plate_index = cls(shards, embedder)
         if vector_index is not None:
             plate_index.set_vector_index(vector_index)

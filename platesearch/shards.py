@@ -108,7 +108,13 @@ class ShardSet:
         return cls(root, stores)
 
     @classmethod
-    def create_or_open(cls, root: Path | str, manifest: IndexManifest, existing_only: bool = False) -> ShardSet:
+    def create_or_open(
+        cls,
+        root: Path | str,
+        manifest: IndexManifest,
+        existing_only: bool = False,
+        shard_crops: int = DEFAULT_SHARD_CROPS,
+    ) -> ShardSet:
         """Open every shard for writing (the first is created if needed); one writer at a time."""
         root = Path(root)
         stores = [IndexStore.create_or_open(root, manifest, existing_only)]
@@ -118,7 +124,7 @@ class ShardSet:
             for store in stores:
                 store.close()
             raise
-        return cls(root, stores)
+        return cls(root, stores, shard_crops)
 
     @property
     def manifest(self) -> IndexManifest:

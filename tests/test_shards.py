@@ -90,8 +90,7 @@ QUERIES = ["AB0003", "AB0017", "AB0048", "AB0058", "AB0002", "XY9999", "AB00??",
 def test_sharded_search_equals_one_shard(tmp_path):
     made = photos(60)
     one = ShardSet.create_or_open(tmp_path / "one", MANIFEST)
-    sharded = ShardSet.create_or_open(tmp_path / "sharded", MANIFEST)
-    sharded.shard_crops = 25
+    sharded = ShardSet.create_or_open(tmp_path / "sharded", MANIFEST, shard_crops=25)
     fill(one, made)
     fill(sharded, made)
     assert len(one.stores) == 1 and len(sharded.stores) >= 4
@@ -104,8 +103,7 @@ def test_sharded_search_equals_one_shard(tmp_path):
 
 
 def test_a_readers_view_holds_every_shard_and_refresh_sees_a_new_one(tmp_path):
-    writer = ShardSet.create_or_open(tmp_path / "index", MANIFEST)
-    writer.shard_crops = 25
+    writer = ShardSet.create_or_open(tmp_path / "index", MANIFEST, shard_crops=25)
     fill(writer, photos(20))
     with PlateIndex.open(tmp_path / "index", FakeEmbedder()) as reader:
         shards_seen = len(reader.shards.stores)
@@ -119,8 +117,7 @@ def test_a_readers_view_holds_every_shard_and_refresh_sees_a_new_one(tmp_path):
 
 def test_a_commit_writes_as_much_at_2000_crops_as_at_200(tmp_path):
     made = photos(1000)  # about 2,000 crops
-    sharded = ShardSet.create_or_open(tmp_path / "sharded", MANIFEST)
-    sharded.shard_crops = 300
+    sharded = ShardSet.create_or_open(tmp_path / "sharded", MANIFEST, shard_crops=300)
     one = ShardSet.create_or_open(tmp_path / "one", MANIFEST)
     sharded_writes, single_writes = fill(sharded, made, 25), fill(one, made, 25)
     crops = sum(len(v) for _, v in made)
@@ -133,8 +130,7 @@ def test_a_commit_writes_as_much_at_2000_crops_as_at_200(tmp_path):
 
 
 def test_a_changed_file_moves_to_the_writers_shard_and_is_not_kept_twice(tmp_path):
-    shards = ShardSet.create_or_open(tmp_path / "index", MANIFEST)
-    shards.shard_crops = 25
+    shards = ShardSet.create_or_open(tmp_path / "index", MANIFEST, shard_crops=25)
     made = photos(30)
     fill(shards, made)
     first = made[0][0]
@@ -150,8 +146,7 @@ def test_a_changed_file_moves_to_the_writers_shard_and_is_not_kept_twice(tmp_pat
 
 def test_compact_merges_every_shard_into_the_first_with_the_same_answers(tmp_path):
     directory = tmp_path / "index"
-    shards = ShardSet.create_or_open(directory, MANIFEST)
-    shards.shard_crops = 25
+    shards = ShardSet.create_or_open(directory, MANIFEST, shard_crops=25)
     fill(shards, photos(40))
     with PlateIndex(shards, FakeEmbedder()) as plate_index:
         before = {plate: ranking(plate_index, plate, "hybrid") for plate in QUERIES}
@@ -167,8 +162,7 @@ def test_compact_merges_every_shard_into_the_first_with_the_same_answers(tmp_pat
 
 def test_verify_checks_every_shard(tmp_path):
     directory = tmp_path / "index"
-    shards = ShardSet.create_or_open(directory, MANIFEST)
-    shards.shard_crops = 25
+    shards = ShardSet.create_or_open(directory, MANIFEST, shard_crops=25)
     fill(shards, photos(30))
     shards.close()
     assert verify_index(directory).ok

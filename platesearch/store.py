@@ -19,7 +19,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -127,6 +127,31 @@ def disk_full_as_error(directory: Path) -> Iterator[None]:
         raise disk_full_error(directory) from None
 
 
+class CropIds:
+    """A set of crop ids kept as one sorted int64 array: 8 bytes a crop where a Python set of
+    ints takes about 65 (65 MB of a reader's memory at 1M crops, BENCHMARKS.md)."""
+
+    def __init__(self, crop_ids: Iterable[int] | np.ndarray = ()) -> None:
+        self.ids = np.unique(np.fromiter(crop_ids, np.int64) if not isinstance(crop_ids, np.ndarray) else crop_ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, crop_id: int) -> bool:
+        at = int(np.searchsorted(self.ids, crop_id))
+        return at < len(self.ids) and self.ids[at] == crop_id
+
+    def among(self, crop_ids: np.ndarray) -> np.ndarray:
+        """Which of `crop_ids` are in the set (a boolean mask)."""
+        return np.isin(crop_ids, self.ids)
+
+    def add(self, crop_ids: np.ndarray) -> None:
+        self.ids = np.union1d(self.ids, np.asarray(crop_ids, np.int64))
+
+    def discard(self, crop_ids: Iterable[int]) -> None:
+        self.ids = np.setdiff1d(self.ids, np.fromiter(crop_ids, np.int64), assume_unique=True)
+
+
 class IndexStore:
     """Vectors, catalog and manifest of one index directory."""
 
@@ -145,7 +170,7 @@ class IndexStore:
         try:
             self.catalog = Catalog(directory / CATALOG, writable)
             self.opened_version = self.catalog.data_version()  # before loading: a commit meanwhile shows as a change
-            self.visible_ids: set[int] = set()  # crop ids of this store's view: those it has vectors for
+            self.visible_ids = CropIds()  # crop ids of this store's view: those it has vectors for
             self.vectors = vector_search.prepare_for_search(self._load_consistent_vectors(writable, repair))
         except (sqlite3.DatabaseError, RuntimeError, UnicodeDecodeError, OSError) as error:  # faiss: RuntimeError
             if isinstance(error, IndexStoreError):
@@ -250,12 +275,13 @@ class IndexStore:
         orphans = stored - committed
         if orphans:
             vectors.remove_ids(np.fromiter(orphans, dtype=np.int64))
-        self.visible_ids = stored - orphans
+        missing = committed - stored  # not from our write order: a damaged or replaced vectors file
+        self.visible_ids = CropIds(vector_search.stored_ids(vectors))
+        del stored, committed  # a million ids as Python ints are about 100 MB while loading
         if writable:
             self.vectors = vectors
             if orphans:
                 self._save_vectors()
-            missing = committed - stored  # not from our write order: a damaged or replaced vectors file
             if missing:
                 self.catalog.remove_photos_of_crops(missing)
             if repair:
@@ -302,7 +328,9 @@ class IndexStore:
             rows = self.catalog.all_readings()
         else:
             rows = self.catalog.readings_sharing_a_trigram(trigrams)
-        return [(i, text) for i, text in rows if i in self.visible_ids]
+        rows = list(rows)
+        visible = self.visible_ids.among(np.fromiter((i for i, _ in rows), np.int64, len(rows)))
+        return [row for row, seen in zip(rows, visible, strict=True) if seen]
 
     def stats(self) -> dict[str, int | str]:
         counts = self.catalog.counts()
@@ -345,10 +373,10 @@ class IndexStore:
         replaced = self.catalog.crop_ids_of([p.path for p in photos] + [f[0] for f in failed])
         if replaced:
             self.vectors.remove_ids(np.array(replaced, dtype=np.int64))
-            self.visible_ids.difference_update(replaced)
+            self.visible_ids.discard(replaced)
         if len(vectors):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), crop_ids)
-            self.visible_ids.update(crop_ids.tolist())
+            self.visible_ids.add(crop_ids)
         if replaced or len(vectors):
             self._rebuild_vectors_if_needed()
             self._save_vectors()
@@ -364,7 +392,7 @@ class IndexStore:
         removed = self.catalog.remove(paths)
         if crop_ids:
             self.vectors.remove_ids(np.array(crop_ids, dtype=np.int64))
-            self.visible_ids.difference_update(crop_ids)
+            self.visible_ids.discard(crop_ids)
             self._rebuild_vectors_if_needed()
             self._save_vectors()
         return removed

@@ -9,7 +9,9 @@ of a local run (`PlateIndex.add`, in the actor's process). A killed run leaves e
 loadable; running the command again skips what each shard committed.
 
 The actors read the photos by path: on a cluster every node must see the same paths, and have
-platesearch installed. Content already indexed under another path is found within a shard only.
+platesearch installed. Content already indexed under another path is found within a shard
+only, and a photo moved to a new path is indexed anew (the local engine records the move;
+`platesearch remove` forgets the old path).
 """
 
 from __future__ import annotations

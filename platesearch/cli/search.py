@@ -119,7 +119,7 @@ def index(
         typer.Option(
             "--engine",
             help="local: this machine (--workers processes); ray: Ray actors on a cluster (or a local Ray runtime), "
-            "each writing a shard of the index (pip install 'platesearch[ray]').",
+            "each writing a shard of the index (needs platesearch's ray extra).",
         ),
     ] = Engine.local,
     ray_address: Annotated[

@@ -132,7 +132,8 @@ class CropIds:
     ints takes about 65 (65 MB of a reader's memory at 1M crops, BENCHMARKS.md)."""
 
     def __init__(self, crop_ids: Iterable[int] | np.ndarray = ()) -> None:
-        self.ids = np.unique(np.fromiter(crop_ids, np.int64) if not isinstance(crop_ids, np.ndarray) else crop_ids)
+        ids = crop_ids if isinstance(crop_ids, np.ndarray) else np.fromiter(crop_ids, np.int64)
+        self.ids = ids if np.all(ids[1:] > ids[:-1]) else np.unique(ids)  # sorted and unique already: kept
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -259,31 +260,32 @@ class IndexStore:
         path = self.directory / VECTORS
         if path.exists():
             vectors = vector_search.read(str(path))
-        elif committed and not repair:
+        elif len(committed) and not repair:
             raise IndexStoreError(
                 f"the index at {self.directory} is damaged: its catalog lists {len(committed)} crops but "
                 f"{VECTORS} is missing (platesearch verify --repair forgets those photos, to index them again)"
             )
         else:
             vectors = vector_search.new_exact(self.manifest.embedding_dim)
-        stored = set(vector_search.stored_ids(vectors).tolist())
+        stored = np.sort(vector_search.stored_ids(vectors))
         if not repair and belongs_to_another_index(committed, stored):
             raise IndexStoreError(
                 f"the index at {self.directory} is damaged: {VECTORS} holds none of its catalog's crops "
                 "(a file of another index?); platesearch verify --repair forgets the photos to index them again"
             )
-        orphans = stored - committed
-        if orphans:
-            vectors.remove_ids(np.fromiter(orphans, dtype=np.int64))
-        missing = committed - stored  # not from our write order: a damaged or replaced vectors file
-        self.visible_ids = CropIds(vector_search.stored_ids(vectors))
-        del stored, committed  # a million ids as Python ints are about 100 MB while loading
+        orphans = np.setdiff1d(stored, committed, assume_unique=True)
+        if len(orphans):
+            vectors.remove_ids(orphans)
+        missing = np.setdiff1d(
+            committed, stored, assume_unique=True
+        )  # not from our write order: a damaged or replaced vectors file
+        self.visible_ids = CropIds(np.setdiff1d(stored, orphans, assume_unique=True))
         if writable:
             self.vectors = vectors
-            if orphans:
+            if len(orphans):
                 self._save_vectors()
-            if missing:
-                self.catalog.remove_photos_of_crops(missing)
+            if len(missing):
+                self.catalog.remove_photos_of_crops(set(missing.tolist()))
             if repair:
                 self._save_vectors()
         return vectors
@@ -415,11 +417,16 @@ class IndexStore:
         return True
 
 
-def belongs_to_another_index(committed: set[int], stored: set[int]) -> bool:
+def belongs_to_another_index(committed: Iterable[int], stored: Iterable[int]) -> bool:
     """Whether a vectors file shares no crop id with the catalog, and is not this index's own
     file with every photo replaced by a batch whose commit was lost (its ids would start right
     after the catalog's). Indexes number their crops from a random base (Catalog.next_crop_id)."""
-    return bool(committed and stored and committed.isdisjoint(stored) and min(stored) != max(committed) + 1)
+    committed, stored = (
+        np.fromiter(ids, np.int64) if not isinstance(ids, np.ndarray) else ids for ids in (committed, stored)
+    )
+    if not len(committed) or not len(stored) or np.intersect1d(committed, stored, assume_unique=True).size:
+        return False
+    return bool(stored.min() != committed.max() + 1)
 
 
 def read_manifest(directory: Path) -> IndexManifest:

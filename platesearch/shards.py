@@ -30,7 +30,7 @@ from platesearch import vectors as vector_search
 from platesearch.catalog import KnownFile, PhotoRow
 from platesearch.config import DEFAULT_SHARD_CROPS
 from platesearch.records import Box, SearchResult, StoredCrop
-from platesearch.store import SHARD_LIST, SHARDS_DIR, IndexManifest, IndexStore, IndexStoreError, _atomic_write_bytes
+from platesearch.store import SHARD_LIST, SHARDS_DIR, IndexManifest, IndexStore, IndexStoreError, atomic_write_bytes
 
 SHARD_ID_STRIDE = 1 << 41
 
@@ -56,7 +56,7 @@ def shard_directories(root: Path) -> list[Path]:
 
 
 def _write_shard_list(root: Path, names: list[str]) -> None:
-    _atomic_write_bytes(root / SHARD_LIST, (json.dumps({"shards": names}, indent=2) + "\n").encode())
+    atomic_write_bytes(root / SHARD_LIST, (json.dumps({"shards": names}, indent=2) + "\n").encode())
 
 
 def add_shards(root: Path, manifest: IndexManifest, count: int) -> list[Path]:

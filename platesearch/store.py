@@ -74,7 +74,7 @@ class IndexManifest:
             )
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file whole or not at all. The temporary file is created afresh, never through a
     link planted in its place; on any error (a full disk) it is removed and the old file stays."""
     tmp = path.with_name(path.name + ".tmp")
@@ -234,7 +234,7 @@ class IndexStore:
 
     def _write_manifest(self) -> None:
         fields = {name: value for name, value in self.manifest.__dict__.items() if value is not None}
-        _atomic_write_bytes(self.directory / MANIFEST, (json.dumps(fields, indent=2) + "\n").encode())
+        atomic_write_bytes(self.directory / MANIFEST, (json.dumps(fields, indent=2) + "\n").encode())
 
     def _acquire_write_lock(self) -> None:
         handle = open(self.directory / LOCK, "a+")
@@ -291,7 +291,7 @@ class IndexStore:
         return vectors
 
     def _save_vectors(self) -> None:
-        _atomic_write_bytes(self.directory / VECTORS, faiss.serialize_index(self.vectors).tobytes())
+        atomic_write_bytes(self.directory / VECTORS, faiss.serialize_index(self.vectors).tobytes())
 
     def close(self) -> None:
         if hasattr(self, "catalog"):

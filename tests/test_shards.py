@@ -64,14 +64,14 @@ def fill(shards: ShardSet, made: list[tuple[PhotoRow, np.ndarray]], per_batch: i
 def count_writes(monkeypatch):
     """Every whole-file write of a store (vectors, manifest, shard list) is counted in store.WRITTEN."""
     store_module.WRITTEN = []
-    original = store_module._atomic_write_bytes
+    original = store_module.atomic_write_bytes
 
     def counted(path, data):
         store_module.WRITTEN.append(len(data))
         original(path, data)
 
-    monkeypatch.setattr(store_module, "_atomic_write_bytes", counted)
-    monkeypatch.setattr("platesearch.shards._atomic_write_bytes", counted)
+    monkeypatch.setattr(store_module, "atomic_write_bytes", counted)
+    monkeypatch.setattr("platesearch.shards.atomic_write_bytes", counted)
     yield
     del store_module.WRITTEN
 

@@ -1,0 +1,49 @@
+"""Every visible set through the whole pipeline with the weights in platesearch/weights, at the
+shipped default setting only (no grid, so nothing is tuned on the sets): each set indexed
+(crop sets copy their readings from --readings-from, readings do not depend on the model),
+then the default hybrid, the embedding and the reading, on all plates and on held-out plates.
+Used when the model changes and the fusion setting stays (experiments/RESULTS.md §0).
+
+Run: .venv/bin/python experiments/pipeline_at_default.py --indexes runs/results5 --readings-from runs/results4 \
+         --out experiments/pipeline_v1_new_data.json [SET ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from photos import KS, SETS, build_index, localization
+
+from platesearch.evaluate import evaluate_dataset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sets", nargs="*", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--indexes", type=Path, required=True)
+    parser.add_argument("--readings-from", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for name in args.sets:
+        folder, crops, _ = SETS[name]
+        started = time.perf_counter()
+        index_dir, seconds = build_index(name, folder, crops, args.workers, args.indexes, args.readings_from)
+        result: dict = {"index_seconds": seconds, "methods": {}}
+        if not crops:
+            result["localization"] = localization(folder, index_dir)
+        for queries, holdout in (("all", False), ("holdout", True)):
+            rows = result["methods"].setdefault(queries, {})
+            for method in ("hybrid", "embedding", "ocr"):
+                rows[method] = evaluate_dataset(folder, index_dir, ks=KS, method=method, holdout_only=holdout).metrics
+        results[name] = result
+        args.out.write_text(json.dumps(results, indent=1))
+        print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

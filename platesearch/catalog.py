@@ -80,6 +80,10 @@ class KnownFile:
     mtime: float | None
     status: str
 
+    def unchanged(self, size: int, mtime: float) -> bool:
+        """Indexed, and the file still has the size and time it had then: skip it unread."""
+        return self.status == "ok" and (self.size, self.mtime) == (size, mtime)
+
 
 class Catalog:
     """The rows of one index directory's `catalog.sqlite`."""
@@ -229,8 +233,8 @@ class Catalog:
             sighting = Sighting(number, first, last) if number is not None else None
             crops.setdefault(photo_id, []).append((crop_id, CropRow((x, y, w, h), text, confidence, time, sighting)))
         photos, failed = [], []
-        mtime = "mtime" if self.has_mtime else "NULL"
-        query = f"SELECT id, path, sha256, size, {mtime}, {self._taken_at.replace('p.', '')}, status, error FROM photos ORDER BY id"
+        mtime = "p.mtime" if self.has_mtime else "NULL"
+        query = f"SELECT p.id, p.path, p.sha256, p.size, {mtime}, {self._taken_at}, p.status, p.error FROM photos p ORDER BY p.id"
         for photo_id, path, sha256, size, modified, taken, status, error in self.db.execute(query):
             if status == "failed":
                 failed.append((path, error))

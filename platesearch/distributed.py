@@ -115,7 +115,7 @@ def plan(shards: ShardSet, files: list[Path], actors: int, report: IndexReport) 
             report.failed.append((name, f"cannot read file: {error.strerror or error}"))
             continue
         found = shards.known_file(name)
-        if found and found[1].status == "ok" and (found[1].size, found[1].mtime) == (stat.st_size, stat.st_mtime):
+        if found and found[1].unchanged(stat.st_size, stat.st_mtime):
             report.skipped += 1
             continue
         if found:
@@ -169,7 +169,7 @@ def index_with_ray(
             finished, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in finished:
                 done += pending.pop(ref)
-                _merge(report, ray.get(ref))
+                report.add(ray.get(ref))
                 if progress:
                     progress(done, total, report)
             if stop is not None and stop.is_set():
@@ -194,14 +194,3 @@ def _reopen(directory: Path, shards: ShardSet) -> IndexStore:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def _merge(report: IndexReport, part: IndexReport) -> None:
-    """Add one chunk's report to the run's."""
-    for name in ("indexed", "videos", "candidates", "skipped", "moved", "without_candidates"):
-        setattr(report, name, getattr(report, name) + getattr(part, name))
-    report.failed += part.failed
-    report.read_in_part += part.read_in_part
-    report.indexed_paths += part.indexed_paths
-    for stage, seconds in part.seconds.items():
-        report.seconds[stage] += seconds

@@ -54,6 +54,16 @@ class IndexReport:
     # seconds per stage; decode, localize and binarize are summed over the worker processes
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
+    def add(self, part: IndexReport) -> None:
+        """Count another run's work in this one (a chunk of a distributed run)."""
+        for name in ("indexed", "videos", "candidates", "skipped", "moved", "without_candidates"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.failed += part.failed
+        self.read_in_part += part.read_in_part
+        self.indexed_paths += part.indexed_paths
+        for stage, seconds in part.seconds.items():
+            self.seconds[stage] += seconds
+
 
 PLATE_SHAPE = (64, 512)  # binarize's output
 NO_PLATES = np.zeros((0, PLATE_SHAPE[0] * PLATE_SHAPE[1] // 8), np.uint8)
@@ -308,7 +318,7 @@ class Ingest:
                 stat = path.stat()
                 found = shards.known_file(str(path))
                 known = found[1] if found else None
-                if known and known.status == "ok" and (known.size, known.mtime) == (stat.st_size, stat.st_mtime):
+                if known and known.unchanged(stat.st_size, stat.st_mtime):
                     self._skip()
                     continue
                 sha256 = file_sha256(path)

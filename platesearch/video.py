@@ -2,9 +2,9 @@
 marked, and one frame read back at a given time.
 
 OpenCV's VideoCapture (its bundled FFmpeg) decodes: on 720p H.264 it decoded about 10 % faster
-than PyAV (1,321 against 1,206 frames/s, BENCHMARKS.md), decoding is under 2 % of the time
-of indexing a video, and it is a dependency already. A decoding error ends the stream there: what came before is kept and
-`VideoFrames.ended_early` says why the rest is missing.
+than PyAV (1,321 against 1,206 frames/s, BENCHMARKS.md), decoding is under 2 % of the time of
+indexing a video, and it is a dependency already. A decoding error ends the stream there: what
+came before is kept and `VideoFrames.ended_early` says why the rest is missing.
 """
 
 from __future__ import annotations

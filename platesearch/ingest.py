@@ -23,9 +23,9 @@ from platesearch.textmatch import join_readings, split_readings
 from platesearch.video import DEFAULT_SAMPLE_FPS, VideoFrames, is_video, video_duration
 from platesearch.workers import run_in_order
 
-# Crops per model call (measured 570 crops/s at 64 against 334 at 16); the vectors file and
-# catalog are written when the crops waiting hold 5 % of the index or 10 s of work, so a
-# large index is not rewritten for every batch and an interruption redoes little.
+# Crops per model call (measured 570 crops/s at 64 against 334 at 16); a commit (a vectors
+# segment and a catalog transaction, `store.py`) happens when the crops waiting hold 5 % of
+# the index or 10 s of work, so commits stay few and an interruption redoes little.
 EMBED_BATCH = 64
 COMMIT_FRACTION = 0.05
 COMMIT_SECONDS = 10.0

@@ -1,12 +1,13 @@
-"""An index in shards, so that writes grow with the batch and not with the index.
+"""An index in shards, so that no write grows with the whole index.
 
     INDEX_DIR/                  the first shard (an index of one shard is the index as it always was)
     INDEX_DIR/shards.json       the further shards, in order, each an ordinary index folder
     INDEX_DIR/shards/0001/ ...
 
-A writer adds to the last shard and starts a new one when that one holds `shard_crops` crops,
-so a commit rewrites at most one shard's vectors, however large the index. Distributed indexing
-(`distributed.py`) gives each worker a shard of its own. A query searches every shard and
+A writer adds to the last shard and starts a new one when that one holds `shard_crops` crops.
+A commit writes only its own vectors (a segment, `store.py`); the base rewrite that takes the
+segments in every MAX_SEGMENTS commits is of one shard, however large the index. Distributed
+indexing (`distributed.py`) gives each worker a shard of its own. A query searches every shard and
 merges their rankings (`merge_results`); a photo lives in one shard, so counting a photo once
 stays right. `compact` merges every shard into the first.
 

@@ -3,12 +3,20 @@
     INDEX_DIR/manifest.json     model hash, embedding dimension, preprocessing version, vector index choice
     INDEX_DIR/catalog.sqlite    photos, their crops and their readings (`catalog.py`)
     INDEX_DIR/vectors.faiss     L2-normalized crop embeddings keyed by crop id (inner product = cosine),
-                                exact or IVF (see `vectors`)
+                                exact or IVF (see `vectors`): the base
+    INDEX_DIR/vectors-NNNNNN.faiss  segments: the vectors of one commit each (exact, float), applied
+                                on the base in order when the index is opened
 
-Crash safety: each batch writes the FAISS file to a temporary file renamed into place,
-then commits its catalog transaction (SQLite in WAL mode). Vectors whose crop was never
-committed are dropped when the index is opened, so catalog and vectors always agree.
-No pickle anywhere: JSON, SQLite and FAISS's own binary format.
+A commit writes only its own vectors, as a new segment, so its cost does not grow with the
+index; every MAX_SEGMENTS commits, or when the vector index changes kind, the base is
+rewritten with everything and the segments are deleted. Removed and replaced crops are not
+rewritten out of the files: the catalog no longer lists them, so opening drops them.
+
+Crash safety: each batch writes its segment (or the base) to a temporary file renamed into
+place, then commits its catalog transaction (SQLite in WAL mode). Vectors whose crop is not
+committed are dropped when the index is opened, so catalog and vectors always agree; a later
+file's vector for a crop id replaces an earlier one's. No pickle anywhere: JSON, SQLite and
+FAISS's own binary format.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -30,10 +39,12 @@ import numpy as np
 from platesearch import vectors as vector_search
 from platesearch.catalog import Catalog, PhotoRow
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: vector segments beside the base (a version-1 reader would miss them)
 MANIFEST = "manifest.json"
 CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
+SEGMENT = re.compile(r"vectors-(\d{6})\.faiss")
+MAX_SEGMENTS = 64  # the base is rewritten when a commit would add one more segment than this
 LOCK = "write.lock"
 SHARD_LIST = "shards.json"  # an index's further shards (`shards.py`), ordinary index folders under SHARDS_DIR
 SHARDS_DIR = "shards"
@@ -72,6 +83,39 @@ class IndexManifest:
                 f"{other.model_sha256[:12]} ({other.embedding_dim}-d, {other.preprocessing_version}). "
                 "Embeddings of different models cannot be compared: re-index into a new directory."
             )
+
+
+def segment_paths(directory: Path) -> list[Path]:
+    """The vector segments of an index directory, oldest first."""
+    found = [(int(m.group(1)), p) for p in directory.glob("vectors-*.faiss") if (m := SEGMENT.fullmatch(p.name))]
+    return [path for _, path in sorted(found)]
+
+
+def read_vectors(directory: Path) -> faiss.Index | None:
+    """The base vectors file with every segment applied, oldest first (a segment's vector for a
+    crop id replaces the one stored before it); None without a base. RuntimeError names an
+    unreadable file."""
+    base = directory / VECTORS
+    if not base.exists():
+        return None
+    index = _read(base)
+    largest = int(vector_search.stored_ids(index).max(initial=-1))
+    for path in segment_paths(directory):
+        ids, vectors = vector_search.stored_vectors(_read(path))
+        if not len(ids):
+            continue
+        if ids.min() <= largest:  # an id stored before (reused after a removal): the newer vector wins
+            index.remove_ids(ids)
+        index.add_with_ids(vectors, ids)
+        largest = max(largest, int(ids.max()))
+    return index
+
+
+def _read(path: Path) -> faiss.Index:
+    try:
+        return vector_search.read(str(path))
+    except RuntimeError as error:
+        raise RuntimeError(f"{path.name}: {str(error).splitlines()[0]}") from None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -163,7 +207,8 @@ class IndexStore:
         self.manifest = manifest
         self.writable = writable
         self._lock_handle = None
-        linked = [name for name in (MANIFEST, CATALOG, VECTORS, LOCK) if (directory / name).is_symlink()]
+        names = [MANIFEST, CATALOG, VECTORS, LOCK] + [p.name for p in segment_paths(directory)]
+        linked = [name for name in names if (directory / name).is_symlink()]
         if linked:  # a planted link would send writes outside the index, or answers from another index
             raise IndexStoreError(f"{directory} is not a safe index: {', '.join(linked)} is a symbolic link")
         if writable:
@@ -257,15 +302,13 @@ class IndexStore:
         Those extra vectors are dropped (and, for a writer, the file is rewritten).
         """
         committed = self.catalog.crop_ids()
-        path = self.directory / VECTORS
-        if path.exists():
-            vectors = vector_search.read(str(path))
-        elif len(committed) and not repair:
+        vectors = read_vectors(self.directory)
+        if vectors is None and len(committed) and not repair:
             raise IndexStoreError(
                 f"the index at {self.directory} is damaged: its catalog lists {len(committed)} crops but "
                 f"{VECTORS} is missing (platesearch verify --repair forgets those photos, to index them again)"
             )
-        else:
+        if vectors is None:
             vectors = vector_search.new_exact(self.manifest.embedding_dim)
         stored = np.sort(vector_search.stored_ids(vectors))
         if not repair and belongs_to_another_index(committed, stored):
@@ -290,7 +333,26 @@ class IndexStore:
         return vectors
 
     def _save_vectors(self) -> None:
+        """Write every vector as the base, then delete the segments it now holds, oldest first
+        (a crash in between leaves the newest ones, whose vectors equal the base's)."""
         atomic_write_bytes(self.directory / VECTORS, faiss.serialize_index(self.vectors).tobytes())
+        for path in segment_paths(self.directory):
+            path.unlink()
+
+    def _save_segment(self, crop_ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Write one commit's vectors as the next segment (the base when there is none yet or
+        MAX_SEGMENTS are there already: then everything is rewritten)."""
+        segments = segment_paths(self.directory)
+        if not (self.directory / VECTORS).exists() or len(segments) >= MAX_SEGMENTS:
+            self._save_vectors()
+            return
+        if self.manifest.format_version < 2:  # readers that predate segments must not open it
+            self.manifest = replace(self.manifest, format_version=2)
+            self._write_manifest()
+        number = int(SEGMENT.fullmatch(segments[-1].name).group(1)) + 1 if segments else 1
+        segment = vector_search.new_exact(self.manifest.embedding_dim)
+        segment.add_with_ids(vectors, crop_ids)
+        atomic_write_bytes(self.directory / f"vectors-{number:06d}.faiss", faiss.serialize_index(segment).tobytes())
 
     def close(self) -> None:
         if hasattr(self, "catalog"):
@@ -375,12 +437,14 @@ class IndexStore:
         if replaced:
             self.vectors.remove_ids(np.array(replaced, dtype=np.int64))
             self.visible_ids.discard(replaced)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(vectors):
-            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), crop_ids)
+            self.vectors.add_with_ids(vectors, crop_ids)
             self.visible_ids.add(crop_ids)
-        if replaced or len(vectors):
-            self._rebuild_vectors_if_needed()
+        if (replaced or len(vectors)) and self._rebuild_vectors_if_needed():
             self._save_vectors()
+        elif len(vectors):
+            self._save_segment(crop_ids, vectors)
         written = time.perf_counter()
         self.catalog.add(photos, crop_ids.tolist(), failed, time.time())
         seconds["add"] = seconds.get("add", 0.0) + written - started
@@ -394,8 +458,8 @@ class IndexStore:
         if crop_ids:
             self.vectors.remove_ids(np.array(crop_ids, dtype=np.int64))
             self.visible_ids.discard(crop_ids)
-            self._rebuild_vectors_if_needed()
-            self._save_vectors()
+            if self._rebuild_vectors_if_needed():
+                self._save_vectors()
         return removed
 
     def set_vector_index(self, choice: str) -> None:

@@ -1,8 +1,10 @@
 """`platesearch verify`: check an index's manifest, catalog and vectors against each other, and
 repair what can be repaired without the photos' pixels.
 
-A repair drops vectors whose catalog rows never committed, and forgets photos whose vectors
-are missing (a damaged or replaced vectors file): indexing their folders again re-adds them.
+Vectors without a catalog row (of removed or re-indexed photos, or of a batch whose commit was
+lost) are never searched; a repair, like the next `index` run, rewrites the vectors without
+them. A repair also forgets photos whose vectors are missing (a damaged or replaced vectors
+file): indexing their folders again re-adds them.
 A catalog SQLite cannot read is beyond repair here: index the photos into a new folder.
 """
 
@@ -22,6 +24,8 @@ from platesearch.store import (
     IndexStoreError,
     belongs_to_another_index,
     read_manifest,
+    read_vectors,
+    segment_paths,
 )
 
 
@@ -81,29 +85,34 @@ def _verify_shard(directory: Path, repair: bool) -> VerifyReport:
     if integrity != "ok":
         report.problems.append(f"{CATALOG} fails SQLite's integrity check ({integrity})")
         report.repairable = False
-    vectors_path = directory / VECTORS
     stored: set[int] = set()
-    unreadable_vectors = False
-    if vectors_path.exists():
+    unreadable: list[Path] = []
+    for path in [directory / VECTORS, *segment_paths(directory)]:
+        if not path.exists():
+            continue
         try:
-            index = vector_search.read(str(vectors_path))
-            stored = set(vector_search.stored_ids(index).tolist())
-            if index.d != manifest.embedding_dim:
-                report.problems.append(
-                    f"{VECTORS} holds {index.d}-d vectors; the manifest says {manifest.embedding_dim}"
-                )
+            index = vector_search.read(str(path))
         except RuntimeError as error:
-            unreadable_vectors = True
-            report.problems.append(f"{VECTORS} cannot be read ({str(error).splitlines()[0][:120]})")
-            report.repairs.append(f"move the unreadable {VECTORS} aside ({VECTORS}.damaged)")
-    elif committed:
+            unreadable.append(path)
+            report.problems.append(f"{path.name} cannot be read ({str(error).splitlines()[0][:120]})")
+            report.repairs.append(f"move the unreadable {path.name} aside ({path.name}.damaged)")
+            continue
+        stored |= set(vector_search.stored_ids(index).tolist())
+        if index.d != manifest.embedding_dim:
+            report.problems.append(f"{path.name} holds {index.d}-d vectors; the manifest says {manifest.embedding_dim}")
+    if not (directory / VECTORS).exists() and committed:
         report.problems.append(f"{VECTORS} is missing")
+    elif not unreadable and (directory / VECTORS).exists():
+        stored = set(vector_search.stored_ids(read_vectors(directory)).tolist())  # segments applied
     orphans, missing = stored - committed, committed - stored
     if belongs_to_another_index(committed, stored):
         report.problems.append(f"{VECTORS} holds none of the catalog's crops: it seems to belong to another index")
     if orphans:
-        report.problems.append(f"{len(orphans)} vectors have no catalog row (a batch whose commit was lost)")
-        report.repairs.append(f"drop those {len(orphans)} vectors")
+        report.notes.append(
+            f"{len(orphans)} stored vectors have no catalog row (removed or re-indexed photos, or a batch whose "
+            "commit was lost): they are never searched; the next index run or verify --repair rewrites the "
+            "vectors without them"
+        )
     if missing:
         lost = sorted({photos_by_crop[i] for i in missing})
         report.problems.append(f"{len(missing)} crops of {len(lost)} photos have no vector")
@@ -116,9 +125,9 @@ def _verify_shard(directory: Path, repair: bool) -> VerifyReport:
         report.notes.append(
             f"{len(gone)} indexed photos are no longer on disk (platesearch remove forgets them): {', '.join(gone[:5])}"
         )
-    if repair and report.problems and report.repairable:
-        if unreadable_vectors:
-            vectors_path.rename(vectors_path.with_name(VECTORS + ".damaged"))
+    if repair and (report.problems or orphans) and report.repairable:
+        for path in unreadable:
+            path.rename(path.with_name(path.name + ".damaged"))
         # The writer's open drops orphan vectors and forgets photos without vectors (store.py).
         IndexStore(directory, manifest, writable=True, repair=True).close()
         report.repaired = True

@@ -13,7 +13,7 @@ from platesearch.model import PREPROCESSING_VERSION
 from platesearch.pipeline import PlateIndex
 from platesearch.records import CropRow
 from platesearch.shards import ShardSet, shard_names
-from platesearch.store import IndexManifest
+from platesearch.store import IndexManifest, segment_paths
 from platesearch.verify import verify_index
 
 DIM = 16
@@ -115,18 +115,54 @@ def test_a_readers_view_holds_every_shard_and_refresh_sees_a_new_one(tmp_path):
     writer.close()
 
 
-def test_a_commit_writes_as_much_at_2000_crops_as_at_200(tmp_path):
-    made = photos(1000)  # about 2,000 crops
-    sharded = ShardSet.create_or_open(tmp_path / "sharded", MANIFEST, shard_crops=300)
+def test_a_commit_writes_its_own_vectors_however_large_the_index(tmp_path):
+    made = photos(1000)  # about 2,000 crops, committed 25 photos (about 50 crops) at a time
     one = ShardSet.create_or_open(tmp_path / "one", MANIFEST)
-    sharded_writes, single_writes = fill(sharded, made, 25), fill(one, made, 25)
+    writes = fill(one, made, 25)
     crops = sum(len(v) for _, v in made)
-    assert crops > 1_800
-    # One shard rewrites all its vectors on every commit: the last commit wrote the whole index.
-    assert single_writes[-1] > crops * DIM * 4 > 5 * single_writes[3]
-    # Shards of 300 crops: no commit writes more than one full shard, the last no more than the early ones.
-    assert max(sharded_writes) < 1.2 * 300 * DIM * 4 + 4_096
-    assert max(sharded_writes[-10:]) <= 1.2 * max(sharded_writes[:10])
+    assert crops > 1_800 and len(writes) == 40
+    # The first commit writes the base; each later one a segment of its own ~50 crops (64 B each).
+    assert len(segment_paths(tmp_path / "one")) == 39
+    assert max(writes[1:]) < 4 * 50 * DIM * 4 < crops * DIM * 4 / 5
+    assert max(writes[-10:]) <= 1.5 * max(writes[1:11])  # at ~2,000 crops as at ~100-500
+    one.close()
+    with PlateIndex.open(tmp_path / "one", FakeEmbedder()) as reader:  # the base and 39 segments read back
+        assert reader.stats()["vectors"] == crops
+        for photo, vectors in made[::97]:  # each photo's crops hold the vectors it was committed with
+            crop_ids = sorted(reader.crops_of([photo.path]))
+            cosines = [reader.cosine(vector, [crop_id])[0] for vector, crop_id in zip(vectors, crop_ids, strict=True)]
+            assert cosines == pytest.approx([1.0] * len(vectors), abs=1e-5)
+
+
+def test_every_max_segments_commits_the_base_takes_the_segments_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "MAX_SEGMENTS", 4)
+    made = photos(100)
+    one = ShardSet.create_or_open(tmp_path / "one", MANIFEST)
+    writes = fill(one, made, 10)
+    # commits 1 (base), 2-5 (segments 1-4), 6 (base again: all 60 photos' crops), 7-10 (segments)
+    assert len(segment_paths(tmp_path / "one")) == 4
+    assert writes[5] >= sum(len(v) for _, v in made[:60]) * DIM * 4 > 4 * max(writes[1:5])
+    one.close()
+    with PlateIndex.open(tmp_path / "one", FakeEmbedder()) as reader:
+        assert reader.stats()["vectors"] == reader.stats()["crops"] == sum(len(v) for _, v in made)
+
+
+def test_a_crop_id_stored_twice_keeps_its_newest_vector(tmp_path):
+    """Removing the newest photo frees its crop ids for the next commit: the stale vector in an
+    earlier file must lose to the new one on reopening."""
+    made = photos(12)
+    one = ShardSet.create_or_open(tmp_path / "one", MANIFEST)
+    fill(one, made[:10], 5)
+    last, _ = made[9]
+    one.writer.remove([last.path])
+    replacement = PhotoRow("/photos/other.jpg", "e" * 64, 100, 0.0, last.crops[:1])
+    one.add_batch([replacement], made[11][1][:1], [], {})
+    one.close()
+    with PlateIndex.open(tmp_path / "one", FakeEmbedder()) as reader:
+        assert reader.stats()["vectors"] == reader.stats()["crops"]
+        (crop_id,) = reader.crops_of(["/photos/other.jpg"])
+        assert reader.cosine(made[11][1][0], [crop_id])[0] == pytest.approx(1.0, abs=1e-5)
+    assert verify_index(tmp_path / "one").ok
 
 
 def test_a_changed_file_moves_to_the_writers_shard_and_is_not_kept_twice(tmp_path):

@@ -9,6 +9,7 @@ Characters OCR confuses (O/0, I/1, B/8, ...: `ocr_confusables` in plates.yaml) c
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from itertools import chain
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -54,35 +55,36 @@ def _similarities(query: str, readings: list[str]) -> np.ndarray:
     the plain distance counts the confusable substitutions, each charged `confusable_cost`.
     A reading longer than the query is also matched without its first and/or last character
     (a frame, a country band or a province character read into the plate), each dropped
-    character charged `STRAY_END_COST`.
+    character charged `STRAY_END_COST`. Built list by list, not reading by reading: a query
+    over a large index scores thousands of readings.
     """
     if not readings:
         return np.zeros(0, np.float32)
-    owners: list[int] = []
-    variants: list[str] = []
-    charges: list[float] = []
-    for i, reading in enumerate(readings):
-        for start, end in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            if start + end and len(reading) - start - end < len(query):
-                continue
-            owners.append(i)
-            variants.append(reading[start : len(reading) - end])
-            charges.append(STRAY_END_COST * (start + end))
+    canonical = [_canonical(r) for r in readings]
+    lengths = np.fromiter(map(len, readings), np.int64, len(readings))
+    one = np.flatnonzero(lengths > len(query)).tolist()  # one stray character can go
+    two = np.flatnonzero(lengths > len(query) + 1).tolist()  # one at each end can go
+    plain, canonical = (
+        texts + [texts[i][1:] for i in one] + [texts[i][:-1] for i in one] + [texts[i][1:-1] for i in two]
+        for texts in (readings, canonical)
+    )
+    owners = np.concatenate([np.arange(len(readings)), one, one, two]).astype(np.int64)
+    dropped = np.repeat(np.float32([0, 1, 1, 2]), [len(readings), len(one), len(one), len(two)])
+    variant_lengths = lengths[owners].astype(np.float32) - dropped
+    similarity = _plain_or_confusable(query, plain, canonical, variant_lengths, np.float32(STRAY_END_COST) * dropped)
     best = np.zeros(len(readings), np.float32)
-    np.maximum.at(best, np.asarray(owners), _plain_or_confusable(query, variants, np.asarray(charges, np.float32)))
+    np.maximum.at(best, owners, similarity)
     return best
 
 
-def _plain_or_confusable(query: str, readings: list[str], charges: np.ndarray) -> np.ndarray:
+def _plain_or_confusable(
+    query: str, readings: list[str], canonical: list[str], lengths: np.ndarray, charges: np.ndarray
+) -> np.ndarray:
     plain = cdist([query], readings, scorer=Levenshtein.distance, dtype=np.float32)[0]
-    canonical = cdist(
-        [confusable_canonical(query)],
-        [_canonical(r) for r in readings],
-        scorer=Levenshtein.distance,
-        dtype=np.float32,
-    )[0]
-    cost = canonical + plate_rules().confusable_cost * (plain - canonical) + charges
-    longer = np.maximum(len(query), np.fromiter((len(r) for r in readings), np.float32, len(readings)))
+    query_canonical = confusable_canonical(query)
+    canonical_distance = cdist([query_canonical], canonical, scorer=Levenshtein.distance, dtype=np.float32)[0]
+    cost = canonical_distance + plate_rules().confusable_cost * (plain - canonical_distance) + charges
+    longer = np.maximum(len(query), lengths)
     return np.clip(1.0 - cost / np.maximum(longer, 1.0), 0.0, 1.0)
 
 
@@ -96,15 +98,11 @@ def best_reading(query: str, stored: str | None) -> tuple[float, str | None]:
     return float(similarity[best]), readings[best]
 
 
-def _flatten(stored: list[str | None]) -> tuple[list[int], list[str]]:
+def _flatten(stored: list[str | None]) -> tuple[np.ndarray, list[str]]:
     """Every reading of many crops' stored readings, with the index of the crop it belongs to."""
-    owners: list[int] = []
-    flat: list[str] = []
-    for i, text in enumerate(stored):
-        for reading in split_readings(text):
-            owners.append(i)
-            flat.append(reading)
-    return owners, flat
+    parts = [split_readings(text) for text in stored]
+    owners = np.repeat(np.arange(len(stored)), np.fromiter(map(len, parts), np.int64, len(parts)))
+    return owners, list(chain.from_iterable(parts))
 
 
 def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
@@ -112,7 +110,7 @@ def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
     owners, flat = _flatten(stored)
     best = np.zeros(len(stored), np.float32)
     if flat:
-        np.maximum.at(best, np.asarray(owners), _similarities(query, flat))
+        np.maximum.at(best, owners, _similarities(query, flat))
     return best
 
 
@@ -120,7 +118,7 @@ def best_readings(query: str, stored: list[str | None]) -> list[tuple[float, str
     """best_reading for each of many crops' stored readings, in one vectorized call."""
     owners, flat = _flatten(stored)
     found: list[tuple[float, str | None]] = [(0.0, None)] * len(stored)
-    for owner, reading, similarity in zip(owners, flat, _similarities(query, flat).tolist(), strict=True):
+    for owner, reading, similarity in zip(owners.tolist(), flat, _similarities(query, flat).tolist(), strict=True):
         if found[owner][1] is None or similarity > found[owner][0]:  # the first of equals, as np.argmax
             found[owner] = (similarity, reading)
     return found

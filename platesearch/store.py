@@ -91,14 +91,37 @@ def segment_paths(directory: Path) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
-def read_vectors(directory: Path) -> faiss.Index | None:
+def read_vectors(directory: Path, attempts: int = 5) -> faiss.Index | None:
     """The base vectors file with every segment applied, oldest first (a segment's vector for a
     crop id replaces the one stored before it); None without a base. RuntimeError names an
-    unreadable file."""
+    unreadable file.
+
+    A writer may take the segments into a new base meanwhile: read again when the base was
+    replaced during the read or a listed segment is gone."""
     base = directory / VECTORS
-    if not base.exists():
+    for _ in range(attempts):
+        before = _identity(base)
+        if before is None:
+            return None
+        try:
+            index = _read_base_and_segments(directory)
+        except FileNotFoundError:
+            continue
+        if _identity(base) == before:
+            return index
+    raise RuntimeError(f"the vectors of {directory} changed on every one of {attempts} reads")
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
         return None
-    index = _read(base)
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _read_base_and_segments(directory: Path) -> faiss.Index:
+    index = _read(directory / VECTORS)
     largest = int(vector_search.stored_ids(index).max(initial=-1))
     for path in segment_paths(directory):
         ids, vectors = vector_search.stored_vectors(_read(path))
@@ -115,6 +138,8 @@ def _read(path: Path) -> faiss.Index:
     try:
         return vector_search.read(str(path))
     except RuntimeError as error:
+        if not path.exists():  # deleted since it was listed
+            raise FileNotFoundError(path) from None
         raise RuntimeError(f"{path.name}: {str(error).splitlines()[0]}") from None
 
 

@@ -147,6 +147,26 @@ def test_every_max_segments_commits_the_base_takes_the_segments_in(tmp_path, mon
         assert reader.stats()["vectors"] == reader.stats()["crops"] == sum(len(v) for _, v in made)
 
 
+def test_a_reader_opening_while_the_writer_takes_the_segments_in_sees_every_vector(tmp_path, monkeypatch):
+    writer = ShardSet.create_or_open(tmp_path / "one", MANIFEST)
+    fill(writer, photos(40), 10)  # the base and three segments
+    assert len(segment_paths(tmp_path / "one")) == 3
+    original, reads = store_module._read, []
+
+    def read_then_consolidate(path):
+        reads.append(path.name)
+        index = original(path)
+        if len(reads) == 1:  # the reader has the old base; the writer now replaces it and deletes the segments
+            writer.writer._save_vectors()
+        return index
+
+    monkeypatch.setattr(store_module, "_read", read_then_consolidate)
+    with PlateIndex.open(tmp_path / "one", FakeEmbedder()) as reader:
+        assert reader.stats()["vectors"] == reader.stats()["crops"] == writer.stats()["crops"]
+    assert reads.count("vectors.faiss") == 2 and segment_paths(tmp_path / "one") == []  # read again, whole
+    writer.close()
+
+
 def test_a_crop_id_stored_twice_keeps_its_newest_vector(tmp_path):
     """Removing the newest photo frees its crop ids for the next commit: the stale vector in an
     earlier file must lose to the new one on reopening."""

@@ -8,8 +8,10 @@ hybrid ranking (k=10) of real US plate texts in turn. Indexes:
 - a simulated collection of `--simulated` crops, made as benchmarks/scale.py makes it (real
   and synthetic embeddings plus noise, readings with 10 % wrong characters).
 
+Each index is served by 1 and by 2 worker processes (`serve --workers N`).
+
 Run: .venv/bin/python benchmarks/serve.py [--crops-index DIR] [--simulated 1000000] [--requests 400]
-     [--simulated-index DIR]
+     [--simulated-index DIR] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(index_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(index_dir: Path, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [sys.executable, "-m", "platesearch", "serve", "--index", str(index_dir), "--port", str(port)]
+    command += ["--workers", str(workers)]
     server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 300
@@ -82,16 +85,17 @@ def load(url: str, plates: list[str], clients: int, requests: int) -> list[float
     return seconds
 
 
-def measure(name: str, index_dir: Path, plates: list[str], requests: int) -> None:
-    server, url = start_server(index_dir)
+def measure(name: str, index_dir: Path, plates: list[str], requests: int, workers: int) -> None:
+    server, url = start_server(index_dir, workers)
     try:
-        load(url, plates, 1, 20)  # warm-up
+        load(url, plates, 8, 40)  # warm-up, every worker
         for clients in CONCURRENCY:
             started = time.perf_counter()
             ms = np.array(load(url, plates, clients, requests)) * 1000
             rate = requests / (time.perf_counter() - started)
             print(
-                f"| {name} | {clients} | {np.percentile(ms, 50):.1f} / {np.percentile(ms, 99):.1f} | {rate:.0f} |",
+                f"| {name} | {workers} | {clients} | {np.percentile(ms, 50):.1f} / {np.percentile(ms, 99):.1f} "
+                f"| {rate:.0f} |",
                 flush=True,
             )
     finally:
@@ -107,17 +111,19 @@ def main() -> None:
     parser.add_argument(
         "--simulated-index", type=Path, help="keep the simulated index here (built when missing), to measure it again"
     )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker processes of the server")
     args = parser.parse_args()
     dataset = load_dataset(SHARED / "openalpr-us-crops")
     plates = sorted(set(dataset.plates))
     if not args.crops_index.exists():
         with PlateIndex.create(args.crops_index) as plate_index:
             plate_index.add([item.path for item in dataset.items], crops=True, workers=None)
-    print("| index | clients | /api/search p50 / p99 (ms) | requests/s |")
-    print("|---|---|---|---|")
+    print("| index | workers | clients | /api/search p50 / p99 (ms) | requests/s |")
+    print("|---|---|---|---|---|")
     with PlateIndex.open(args.crops_index) as plate_index:
         crops = plate_index.stats()["crops"]
-    measure(f"US crops ({crops:,} crops)", args.crops_index, plates, args.requests)
+    for workers in args.workers:
+        measure(f"US crops ({crops:,} crops)", args.crops_index, plates, args.requests, workers)
     if args.simulated:
         work = Path(tempfile.mkdtemp(prefix="platesearch-serve-"))
         simulated = args.simulated_index or work / "index"
@@ -128,7 +134,8 @@ def main() -> None:
                 store = IndexStore.create_or_open(simulated, PlateIndex.manifest_for(default_embedder()))
                 grow(store, args.simulated, base, texts, rng)
                 store.close()
-            measure(f"simulated ({args.simulated:,} crops)", simulated, plates, args.requests)
+            for workers in args.workers:
+                measure(f"simulated ({args.simulated:,} crops)", simulated, plates, args.requests, workers)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -1,14 +1,16 @@
 """`platesearch serve`: one long-running reader of an index behind a JSON API and a web page.
 
-The model loads once; each request first picks up what a concurrent `platesearch index`
-committed (`PlateIndex.refresh`). Queries run one at a time (the model and the catalog
-connection are shared), which on 2 cores costs little: a query is milliseconds.
+The model loads once per worker process; each request first picks up what a concurrent
+`platesearch index` committed (`PlateIndex.refresh`). A process answers one query at a time
+(the model and the catalog connection are shared); `workers` processes, each with its own
+reader and its share of the cores, answer side by side (BENCHMARKS.md "Serving").
 Images are served by crop id only, for crops in the index; a client never names a path.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 import threading
 from importlib import resources
 from pathlib import Path
@@ -24,6 +26,7 @@ from platesearch.pipeline import PlateIndex
 from platesearch.plates import PlateTextError
 from platesearch.records import TimeWindow
 from platesearch.render import render_plate
+from platesearch.runtime import THREADS_VARIABLE, thread_budget
 from platesearch.scoring import DEFAULT_SEARCH_METHOD
 from platesearch.search import SearchError
 from platesearch.video import read_still
@@ -32,6 +35,8 @@ MAX_K = 100
 THUMBNAIL_SIDE = 640  # longest side of the photo with its box
 CROP_MARGIN = 0.15  # of the box's height, around the served crop
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+INDEX_VARIABLE = "PLATESEARCH_SERVE_INDEX"  # what each worker process of `serve --workers N` opens
+TOKEN_VARIABLE = "PLATESEARCH_TOKEN"
 
 
 class ApiError(Exception):
@@ -99,8 +104,8 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
 
     @app.get("/api/health")
     def health() -> dict:
-        """Up and serving (needs no token)."""
-        return {"ok": True}
+        """Up and serving (needs no token); `pid`: the worker process that answered."""
+        return {"ok": True, "pid": os.getpid()}
 
     @app.get("/api/search")
     def search(
@@ -170,10 +175,31 @@ def is_loopback(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
-def serve(index_dir: Path, host: str, port: int, token: str | None) -> None:
-    """Open the index (the model loads now, once) and serve until interrupted."""
+def app_from_environment() -> FastAPI:
+    """One worker process's app (`serve --workers N`): the index and token it was given in the
+    environment, opened and warmed up before the worker accepts a request."""
+    plate_index = PlateIndex.open(os.environ[INDEX_VARIABLE])
+    plate_index.warm_up()
+    return create_app(plate_index, os.environ.get(TOKEN_VARIABLE) or None)
+
+
+def serve(index_dir: Path, host: str, port: int, token: str | None, workers: int = 1) -> None:
+    """Open the index (the model loads now, once per worker) and serve until interrupted."""
     import uvicorn
 
-    with PlateIndex.open(index_dir) as plate_index:
-        plate_index.warm_up()  # the model loads now, not during the first request
-        uvicorn.run(create_app(plate_index, token), host=host, port=port, log_level="warning")
+    with PlateIndex.open(index_dir) as plate_index:  # a missing or foreign index fails here, once
+        if workers == 1:
+            plate_index.warm_up()  # the model loads now, not during the first request
+            uvicorn.run(create_app(plate_index, token), host=host, port=port, log_level="warning")
+            return
+    os.environ[INDEX_VARIABLE] = str(index_dir)
+    os.environ[TOKEN_VARIABLE] = token or ""
+    os.environ[THREADS_VARIABLE] = str(max(1, thread_budget() // workers))  # each worker's share of the cores
+    uvicorn.run(
+        "platesearch.server:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )

@@ -3,8 +3,11 @@
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -236,5 +239,32 @@ def test_serve_warns_when_it_listens_beyond_this_machine(monkeypatch, sample_ind
     started = []
     monkeypatch.setattr(platesearch.server, "serve", lambda *args: started.append(args))
     result = CliRunner().invoke(cli, ["serve", "--index", str(sample_index), "--host", host, "--token", "t"])
-    assert result.exit_code == 0 and started and started[0][1:] == (host, 8000, "t")
+    assert result.exit_code == 0 and started and started[0][1:] == (host, 8000, "t", 1)
     assert ("warning: listening on 0.0.0.0" in result.output) == warned
+
+
+def test_serve_with_two_workers_answers_from_both_as_one_does(sample_index, sample, client):
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "platesearch", "serve", "--index", str(sample_index), "--port", str(port)]
+    server = subprocess.Popen([*command, "--workers", "2", "--token", "secret"], stderr=subprocess.PIPE, text=True)
+    url, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer secret"}
+    try:
+        pids: set[int] = set()
+        deadline = time.time() + 180
+        while len(pids) < 2 and time.time() < deadline and server.poll() is None:
+            try:
+                with ThreadPoolExecutor(4) as pool:  # new connections, shared among the workers by the kernel
+                    pids |= {r.json()["pid"] for r in pool.map(lambda _: httpx.get(f"{url}/api/health"), range(8))}
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert len(pids) == 2 and server.pid not in pids, server.stderr.read() if server.poll() is not None else pids
+        plates = [item.plate for item in load_dataset(sample / "crops").items[:4]]
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda p: httpx.get(f"{url}/api/search", params={"q": p}, headers=auth), plates))
+        assert [a.json() for a in answers] == [client.get("/api/search", params={"q": p}).json() for p in plates]
+        assert httpx.get(f"{url}/api/search", params={"q": plates[0]}).status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

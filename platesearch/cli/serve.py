@@ -16,6 +16,16 @@ def serve(
         str, typer.Option("--host", help="Address to listen on (default: this machine only).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes answering queries side by side, each with its own reader and model "
+            "(about one per core; each holds the index's vectors in memory).",
+        ),
+    ] = 1,
     token: Annotated[
         str | None,
         typer.Option(
@@ -40,4 +50,4 @@ def serve(
         )
     typer.echo(f"serving {index_dir} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     with index_errors():
-        run_server(index_dir, host, port, token)
+        run_server(index_dir, host, port, token, workers)

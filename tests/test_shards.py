@@ -3,6 +3,7 @@ Hand-built photos and a fake embedder: no TensorFlow, no EasyOCR."""
 
 import hashlib
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from platesearch.model import PREPROCESSING_VERSION
 from platesearch.pipeline import PlateIndex
 from platesearch.records import CropRow
 from platesearch.shards import ShardSet, shard_names
-from platesearch.store import IndexManifest, segment_paths
+from platesearch.store import IndexManifest, read_manifest, segment_paths
 from platesearch.verify import verify_index
 
 DIM = 16
@@ -165,6 +166,16 @@ def test_a_reader_opening_while_the_writer_takes_the_segments_in_sees_every_vect
         assert reader.stats()["vectors"] == reader.stats()["crops"] == writer.stats()["crops"]
     assert reads.count("vectors.faiss") == 2 and segment_paths(tmp_path / "one") == []  # read again, whole
     writer.close()
+
+
+def test_an_index_of_format_1_says_format_2_once_it_has_a_segment(tmp_path):
+    """Readers that predate segments would miss their vectors: the manifest tells them to upgrade."""
+    old = ShardSet.create_or_open(tmp_path / "old", replace(MANIFEST, format_version=1))
+    fill(old, photos(10), 10)  # the base only: still readable by format 1
+    assert json.loads((tmp_path / "old" / "manifest.json").read_text())["format_version"] == 1
+    fill(old, photos(10, seed=1), 10)
+    assert segment_paths(tmp_path / "old") and read_manifest(tmp_path / "old").format_version == 2
+    old.close()
 
 
 def test_a_crop_id_stored_twice_keeps_its_newest_vector(tmp_path):

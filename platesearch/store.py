@@ -8,8 +8,11 @@
                                 on the base in order when the index is opened
 
 A commit writes only its own vectors, as a new segment, so its cost does not grow with the
-index; every MAX_SEGMENTS commits, or when the vector index changes kind, the base is
-rewritten with everything and the segments are deleted. Removed and replaced crops are not
+index. The base is rewritten with everything and the segments deleted when the vector index
+changes kind, when MAX_SEGMENTS segments are there, and (inverted files) when the segments
+would hold more than SEGMENT_SHARE of the vectors: opening assigns a segment's vectors to
+their lists (about 14 us a vector on one core), so the share bounds what opening adds, and a
+base rewrite comes once per SEGMENT_SHARE of growth. Removed and replaced crops are not
 rewritten out of the files: the catalog no longer lists them, so opening drops them.
 
 Crash safety: each batch writes its segment (or the base) to a temporary file renamed into
@@ -45,6 +48,7 @@ CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
 SEGMENT = re.compile(r"vectors-(\d{6})\.faiss")
 MAX_SEGMENTS = 64  # the base is rewritten when a commit would add one more segment than this
+SEGMENT_SHARE = 0.05  # of an inverted file's vectors (as float bytes) that segments may hold
 LOCK = "write.lock"
 SHARD_LIST = "shards.json"  # an index's further shards (`shards.py`), ordinary index folders under SHARDS_DIR
 SHARDS_DIR = "shards"
@@ -369,10 +373,18 @@ class IndexStore:
             path.unlink()
 
     def _save_segment(self, crop_ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Write one commit's vectors as the next segment (the base when there is none yet or
-        MAX_SEGMENTS are there already: then everything is rewritten)."""
+        """Write one commit's vectors as the next segment, or everything as the base (see the
+        module's docstring for when)."""
         segments = segment_paths(self.directory)
-        if not (self.directory / VECTORS).exists() or len(segments) >= MAX_SEGMENTS:
+        segment_bytes = sum(path.stat().st_size for path in segments) + vectors.nbytes
+        if (
+            not (self.directory / VECTORS).exists()
+            or len(segments) >= MAX_SEGMENTS
+            or (
+                vector_search.kind_of(self.vectors) in vector_search.INVERTED_FILES
+                and segment_bytes > SEGMENT_SHARE * self.vectors.ntotal * self.vectors.d * 4
+            )
+        ):
             self._save_vectors()
             return
         if self.manifest.format_version < 2:  # readers that predate segments must not open it

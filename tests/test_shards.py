@@ -168,6 +168,25 @@ def test_a_reader_opening_while_the_writer_takes_the_segments_in_sees_every_vect
     writer.close()
 
 
+def test_an_inverted_files_segments_stay_a_small_share_of_it(tmp_path):
+    """Opening assigns segment vectors to IVF lists, which costs: they stay under SEGMENT_SHARE."""
+    made = photos(700)
+    ivf = ShardSet.create_or_open(tmp_path / "ivf", replace(MANIFEST, vector_index="ivf"))
+    fill(ivf, made[:500], 500)  # about 1,000 crops: an inverted file from the first commit
+    kinds, shares = [], []
+    for start in range(500, 700, 5):
+        writes = fill(ivf, made[start : start + 5], 5)
+        segments = segment_paths(tmp_path / "ivf")
+        kinds.append("segment" if segments and writes[0] < 4 * 5 * 3 * DIM * 4 else "base")
+        shares.append(sum(p.stat().st_size for p in segments) / (ivf.writer.vectors.ntotal * DIM * 4))
+    assert ivf.writer.vectors.nlist > 1
+    assert kinds.count("segment") > 20 and kinds.count("base") >= 2  # mostly segments, a rewrite now and then
+    assert max(shares) <= store_module.SEGMENT_SHARE
+    ivf.close()
+    with PlateIndex.open(tmp_path / "ivf", FakeEmbedder()) as reader:
+        assert reader.stats()["vectors"] == reader.stats()["crops"] == sum(len(v) for _, v in made)
+
+
 def test_an_index_of_format_1_says_format_2_once_it_has_a_segment(tmp_path):
     """Readers that predate segments would miss their vectors: the manifest tells them to upgrade."""
     old = ShardSet.create_or_open(tmp_path / "old", replace(MANIFEST, format_version=1))

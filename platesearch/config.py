@@ -21,9 +21,9 @@ CANVAS_WIDTH = 512
 # "auto" is exact up to AUTO_IVF_THRESHOLD vectors and IVF above; "ivf-sq8" stores 8-bit vectors.
 VECTOR_INDEX_CHOICES = ("auto", "exact", "ivf", "ivf-sq8")
 AUTO_IVF_THRESHOLD = 100_000
-# A writer closes the shard it adds to at this many crops and begins a new one (`shards.py`): the
-# base rewrite every store.MAX_SEGMENTS commits writes at most this many vectors (about 200 MB
-# as float, 62 MB as IVF-SQ8).
+# A writer closes the shard it adds to at this many crops and begins a new one (`shards.py`): a
+# base rewrite (store.py: now and then, when the segments have grown) writes at most this many
+# vectors (about 200 MB as float, 62 MB as IVF-SQ8).
 DEFAULT_SHARD_CROPS = 200_000
 ENGINES = ("local", "ray")  # where `index` runs the per-file work (`distributed.py` for Ray)
 

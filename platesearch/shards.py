@@ -5,8 +5,8 @@
     INDEX_DIR/shards/0001/ ...
 
 A writer adds to the last shard and starts a new one when that one holds `shard_crops` crops.
-A commit writes only its own vectors (a segment, `store.py`); the base rewrite that takes the
-segments in every MAX_SEGMENTS commits is of one shard, however large the index. Distributed
+A commit writes only its own vectors (a segment, `store.py`); the base rewrite that now and
+then takes the segments in is of one shard, however large the index. Distributed
 indexing (`distributed.py`) gives each worker a shard of its own. A query searches every shard and
 merges their rankings (`merge_results`); a photo lives in one shard, so counting a photo once
 stays right. `compact` merges every shard into the first.

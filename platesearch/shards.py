@@ -6,8 +6,8 @@
 
 A writer adds to the last shard and starts a new one when that one holds `shard_crops` crops.
 A commit writes only its own vectors (a segment, `store.py`); the base rewrite that now and
-then takes the segments in is of one shard, however large the index. Distributed
-indexing (`distributed.py`) gives each worker a shard of its own. A query searches every shard and
+then takes the segments in is of one shard, however large the index. Distributed indexing
+(`distributed.py`) gives each worker a shard of its own. A query searches every shard and
 merges their rankings (`merge_results`); a photo lives in one shard, so counting a photo once
 stays right. `compact` merges every shard into the first.
 

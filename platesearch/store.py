@@ -224,7 +224,11 @@ class CropIds:
         return self.ids[at] == crop_ids
 
     def add(self, crop_ids: np.ndarray) -> None:
-        self.ids = np.union1d(self.ids, np.asarray(crop_ids, np.int64))
+        new = np.unique(np.asarray(crop_ids, np.int64))
+        if len(new) and (not len(self.ids) or new[0] > self.ids[-1]):  # a commit's new ids: appended
+            self.ids = np.concatenate([self.ids, new])  # (np.union1d took 0.29 s at 1M crops)
+        else:
+            self.ids = np.union1d(self.ids, new)
 
     def discard(self, crop_ids: Iterable[int]) -> None:
         self.ids = np.setdiff1d(self.ids, np.fromiter(crop_ids, np.int64), assume_unique=True)

@@ -46,7 +46,10 @@ def test_render_is_valid_or_raises(text):
     st.lists(st.integers(min_value=0, max_value=2**62), max_size=20),
 )
 def test_crop_ids_answer_membership_as_a_set_does(stored, asked, discarded):
-    crop_ids = CropIds(stored)
+    crop_ids = CropIds(stored[:20])
+    crop_ids.add(np.array(stored[20:], np.int64))  # larger ids appended, or any ids merged
+    crop_ids.add(np.array([max(stored, default=0) + 1, max(stored, default=0) + 1], np.int64))
+    stored = [*stored, max(stored, default=0) + 1]
     crop_ids.discard(set(discarded) & set(stored))
     expected = set(stored) - set(discarded)
     asked += stored[:5] + discarded[:5]

@@ -63,6 +63,26 @@ def verify_index(directory: Path | str, repair: bool = False) -> VerifyReport:
     return report
 
 
+def _check_each_vectors_file(directory: Path, dim: int, report: VerifyReport) -> tuple[set[int], list[Path]]:
+    """The crop ids the readable vector files hold, and the unreadable files; problems reported."""
+    stored: set[int] = set()
+    unreadable: list[Path] = []
+    for path in [directory / VECTORS, *segment_paths(directory)]:
+        if not path.exists():
+            continue
+        try:
+            index = vector_search.read(str(path))
+        except RuntimeError as error:
+            unreadable.append(path)
+            report.problems.append(f"{path.name} cannot be read ({str(error).splitlines()[0][:120]})")
+            report.repairs.append(f"move the unreadable {path.name} aside ({path.name}.damaged)")
+            continue
+        stored |= set(vector_search.stored_ids(index).tolist())
+        if index.d != dim:
+            report.problems.append(f"{path.name} holds {index.d}-d vectors; the manifest says {dim}")
+    return stored, unreadable
+
+
 def _verify_shard(directory: Path, repair: bool) -> VerifyReport:
     report = VerifyReport(directory)
     try:
@@ -87,23 +107,16 @@ def _verify_shard(directory: Path, repair: bool) -> VerifyReport:
         report.repairable = False
     stored: set[int] = set()
     unreadable: list[Path] = []
-    for path in [directory / VECTORS, *segment_paths(directory)]:
-        if not path.exists():
-            continue
-        try:
-            index = vector_search.read(str(path))
-        except RuntimeError as error:
-            unreadable.append(path)
-            report.problems.append(f"{path.name} cannot be read ({str(error).splitlines()[0][:120]})")
-            report.repairs.append(f"move the unreadable {path.name} aside ({path.name}.damaged)")
-            continue
-        stored |= set(vector_search.stored_ids(index).tolist())
-        if index.d != manifest.embedding_dim:
-            report.problems.append(f"{path.name} holds {index.d}-d vectors; the manifest says {manifest.embedding_dim}")
+    try:
+        merged = read_vectors(directory)  # the base with its segments applied: what a reader sees
+    except (RuntimeError, AssertionError):  # a file FAISS cannot read, or one of another dimension
+        merged = None
+    if merged is not None and merged.d == manifest.embedding_dim:
+        stored = set(vector_search.stored_ids(merged).tolist())
+    else:  # read each file alone, to say which one is wrong
+        stored, unreadable = _check_each_vectors_file(directory, manifest.embedding_dim, report)
     if not (directory / VECTORS).exists() and committed:
         report.problems.append(f"{VECTORS} is missing")
-    elif not unreadable and (directory / VECTORS).exists():
-        stored = set(vector_search.stored_ids(read_vectors(directory)).tolist())  # segments applied
     orphans, missing = stored - committed, committed - stored
     if belongs_to_another_index(committed, stored):
         report.problems.append(f"{VECTORS} holds none of the catalog's crops: it seems to belong to another index")

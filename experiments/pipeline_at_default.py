@@ -22,14 +22,16 @@ from platesearch.evaluate import evaluate_dataset
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("sets", nargs="*", default=list(SETS), choices=list(SETS))
+    parser.add_argument("sets", nargs="*", help=f"default: every set ({', '.join(SETS)})")
     parser.add_argument("--indexes", type=Path, required=True)
     parser.add_argument("--readings-from", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    if unknown := sorted(set(args.sets) - set(SETS)):  # not argparse choices: it rejects an empty list
+        parser.error(f"unknown set(s) {unknown}; known: {list(SETS)}")
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
-    for name in args.sets:
+    for name in args.sets or list(SETS):
         folder, crops, _ = SETS[name]
         started = time.perf_counter()
         index_dir, seconds = build_index(name, folder, crops, args.workers, args.indexes, args.readings_from)

@@ -105,7 +105,6 @@ def _verify_shard(directory: Path, repair: bool) -> VerifyReport:
     if integrity != "ok":
         report.problems.append(f"{CATALOG} fails SQLite's integrity check ({integrity})")
         report.repairable = False
-    stored: set[int] = set()
     unreadable: list[Path] = []
     try:
         merged = read_vectors(directory)  # the base with its segments applied: what a reader sees

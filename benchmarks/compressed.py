@@ -33,8 +33,9 @@ from platesearch.model import default_embedder
 from platesearch.render import render_plate
 
 MEMORY_PROBE = (
-    "import faiss,os,sys;rss=lambda:int(open('/proc/self/statm').read().split()[1])*os.sysconf('SC_PAGE_SIZE');"
-    "before=rss();index=faiss.read_index(sys.argv[1]);print(rss()-before)"
+    "import os,sys;from platesearch import vectors;"
+    "rss=lambda:int(open('/proc/self/statm').read().split()[1])*os.sysconf('SC_PAGE_SIZE');"
+    "before=rss();index=vectors.read(sys.argv[1]);print(rss()-before)"
 )
 
 
@@ -68,7 +69,7 @@ def bytes_per_crop(index: faiss.Index, count: int) -> tuple[float, float]:
     """(on disk, resident in a fresh process) bytes per crop of the serialized index."""
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "vectors.faiss"
-        faiss.write_index(index, str(path))
+        path.write_bytes(vectors.serialize(index))
         disk = path.stat().st_size / count
         grown = subprocess.run(
             [sys.executable, "-c", MEMORY_PROBE, str(path)], check=True, capture_output=True, text=True

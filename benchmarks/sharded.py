@@ -32,8 +32,9 @@ from platesearch.model import default_embedder
 from platesearch.render import render_plate
 
 MEMORY_PROBE = (
-    "import faiss,os,sys;rss=lambda:int(open('/proc/self/statm').read().split()[1])*os.sysconf('SC_PAGE_SIZE');"
-    "before=rss();shards=[faiss.read_index(p) for p in sys.argv[1:]];print(rss()-before)"
+    "import os,sys;from platesearch import vectors;"
+    "rss=lambda:int(open('/proc/self/statm').read().split()[1])*os.sysconf('SC_PAGE_SIZE');"
+    "before=rss();shards=[vectors.read(p) for p in sys.argv[1:]];print(rss()-before)"
 )
 
 
@@ -73,7 +74,7 @@ def main() -> None:
         index = vectors.build(args.kind, ids, points, points.shape[1])
         build_seconds.append(time.perf_counter() - started)
         files.append(work / f"{shard:04d}.faiss")
-        faiss.write_index(index, str(files[-1]))
+        files[-1].write_bytes(vectors.serialize(index))
         del index, points
         print(f"shard {shard + 1}/{shard_count}: {count:,} crops built in {build_seconds[-1]:.0f} s", flush=True)
     _, truth = merged_top10(exact_parts)
@@ -81,7 +82,7 @@ def main() -> None:
     disk = sum(f.stat().st_size for f in files) / args.crops
     grown = subprocess.run([sys.executable, "-c", MEMORY_PROBE, *map(str, files)], check=True, capture_output=True)
     memory = int(grown.stdout.strip()) / args.crops
-    shards = [vectors.prepare_for_search(faiss.read_index(str(f))) for f in files]
+    shards = [vectors.prepare_for_search(vectors.read(str(f))) for f in files]
     timings, found = [], []
     for query in queries:
         started = time.perf_counter()

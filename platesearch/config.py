@@ -18,7 +18,8 @@ PLATE_RULES_FILE = PACKAGE_DIR / "data" / "plates.yaml"
 CANVAS_HEIGHT = 64
 CANVAS_WIDTH = 512
 # Vector search choices (`vectors`), here so the CLI can name them without importing FAISS:
-# "auto" is exact up to AUTO_IVF_THRESHOLD vectors and IVF above; "ivf-sq8" stores 8-bit vectors.
+# "auto" is exact up to AUTO_IVF_THRESHOLD vectors and IVF above; "ivf-sq8" stores 8-bit vectors
+# (and a 2-bit code of each one's rounding error, `vectors.RefinedIVFSQ8`).
 VECTOR_INDEX_CHOICES = ("auto", "exact", "ivf", "ivf-sq8")
 AUTO_IVF_THRESHOLD = 100_000
 # A writer closes the shard it adds to at this many crops and begins a new one (`shards.py`): a

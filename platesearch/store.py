@@ -3,7 +3,8 @@
     INDEX_DIR/manifest.json     model hash, embedding dimension, preprocessing version, vector index choice
     INDEX_DIR/catalog.sqlite    photos, their crops and their readings (`catalog.py`)
     INDEX_DIR/vectors.faiss     L2-normalized crop embeddings keyed by crop id (inner product = cosine),
-                                exact or IVF (see `vectors`): the base
+                                exact or IVF (see `vectors`; IVF-SQ8 with its error codes is an .npz
+                                archive under this name): the base
     INDEX_DIR/vectors-NNNNNN.faiss  segments: the vectors of one commit each (exact, float), applied
                                 on the base in order when the index is opened
 
@@ -372,7 +373,7 @@ class IndexStore:
     def _save_vectors(self) -> None:
         """Write every vector as the base, then delete the segments it now holds, oldest first
         (a crash in between leaves the newest ones, whose vectors equal the base's)."""
-        atomic_write_bytes(self.directory / VECTORS, faiss.serialize_index(self.vectors).tobytes())
+        atomic_write_bytes(self.directory / VECTORS, vector_search.serialize(self.vectors))
         for path in segment_paths(self.directory):
             path.unlink()
 
@@ -397,7 +398,7 @@ class IndexStore:
         number = int(SEGMENT.fullmatch(segments[-1].name).group(1)) + 1 if segments else 1
         segment = vector_search.new_exact(self.manifest.embedding_dim)
         segment.add_with_ids(vectors, crop_ids)
-        atomic_write_bytes(self.directory / f"vectors-{number:06d}.faiss", faiss.serialize_index(segment).tobytes())
+        atomic_write_bytes(self.directory / f"vectors-{number:06d}.faiss", vector_search.serialize(segment))
 
     def close(self) -> None:
         if hasattr(self, "catalog"):

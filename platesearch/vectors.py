@@ -1,18 +1,22 @@
 """The FAISS side of an index: exact search for small collections, IVF for large ones, and
-IVF with 8-bit scalar-quantized vectors (a quarter of the memory) for the largest.
+IVF with 8-bit scalar-quantized vectors (a third of the memory) for the largest.
 
 Every kind is keyed by crop id, supports adding and removing by id, and gives back every
-stored vector (IVF-SQ8: its 8-bit approximation), so converting one kind into another needs
+stored vector (IVF-SQ8: its approximation), so converting one kind into another needs
 neither the photos nor the model. Chosen by measurement (BENCHMARKS.md): exact inner-product
 search grows linearly (about 90 ms per query at 1M crops on 2 cores), while an inverted-file
-index over the same vectors answers in about 1 ms with recall@10 above 0.99 (IVF-SQ8: 0.97,
-at 310 instead of 1,078 bytes per crop). HNSW was measured too and left
-out: it cannot remove vectors, which re-indexing changed photos and `remove` need.
+index over the same vectors answers in about 1 ms with recall@10 above 0.99. 8-bit codes
+alone reorder near ties (recall@10 0.97: a plate's sightings differ by less than one code
+step), so IVF-SQ8 keeps a 2-bit code of each vector's rounding error beside them and re-ranks
+its candidates with it (`RefinedIVFSQ8`). HNSW was measured too and left out: it cannot remove
+vectors, which re-indexing changed photos and `remove` need.
 """
 
 from __future__ import annotations
 
+import io
 import math
+import zipfile
 
 import faiss
 import numpy as np
@@ -27,25 +31,179 @@ MIN_IVF_VECTORS = 1_000  # below this an inverted file buys nothing: "ivf" stays
 TRAINING_POINTS_PER_LIST = 64
 MIN_POINTS_PER_LIST = 39  # FAISS's k-means warns below this
 SEED = 1234
+# IVF-SQ8's refinement (`RefinedIVFSQ8`): each dimension's 8-bit rounding error, in 2 bits over
+# +-REFINE_HALF_RANGE_QUANTILE of its size; CANDIDATES_PER_RESULT x k candidates re-ranked.
+# Measured on simulated 200k and 1M crops (BENCHMARKS.md "Compressed vectors").
+REFINE_BITS = 2
+REFINE_HALF_RANGE_QUANTILE = 0.995
+CANDIDATES_PER_RESULT = 4
+MIN_CANDIDATES = 40
+_ZIP_MAGIC = b"PK\x03\x04"  # a refined index is saved as an .npz; a FAISS file never starts so
 
 
-def read(path: str) -> faiss.Index:
-    """A FAISS index file, or RuntimeError. A damaged header can claim an absurd size: FAISS's
+class RefinedIVFSQ8:
+    """IVF-SQ8 whose candidates are re-ranked with a 2-bit code of each vector's 8-bit rounding error.
+
+    FAISS scores a candidate as the query's inner product with the decoded vector; adding the
+    query's inner product with the decoded error code gives the score of a 10-bit approximation
+    for 64 more bytes a crop (256 dimensions). The codes live in numpy arrays sorted by crop id.
+    It answers the calls the store and search make of a FAISS index.
+    """
+
+    def __init__(self, ivf: faiss.IndexIVFScalarQuantizer, half_range: np.ndarray) -> None:
+        self.ivf = ivf
+        self.half_range = np.asarray(half_range, np.float32)
+        self.ids = np.zeros(0, np.int64)
+        self.codes = np.zeros((0, _packed_width(ivf.d)), np.uint8)
+
+    @property
+    def d(self) -> int:
+        return self.ivf.d
+
+    @property
+    def ntotal(self) -> int:
+        return self.ivf.ntotal
+
+    @property
+    def nlist(self) -> int:
+        return self.ivf.nlist
+
+    @property
+    def nprobe(self) -> int:
+        return self.ivf.nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        self.ivf.nprobe = value
+
+    def add_with_ids(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self.ivf.add_with_ids(vectors, ids)
+        self._keep_codes(ids, vectors - self.ivf.reconstruct_batch(ids))
+
+    def _keep_codes(self, ids: np.ndarray, errors: np.ndarray) -> None:
+        codes = _encode(errors, self.half_range)
+        order = np.argsort(ids, kind="stable")
+        ids, codes = ids[order], codes[order]
+        if len(self.ids) and ids[0] <= self.ids[-1]:  # not only new, larger ids (a commit's usual case)
+            keep = ~np.isin(self.ids, ids)  # an id added again: its new code replaces the old one
+            ids, codes = np.concatenate([self.ids[keep], ids]), np.concatenate([self.codes[keep], codes])
+            order = np.argsort(ids, kind="stable")
+            self.ids, self.codes = ids[order], codes[order]
+        else:
+            self.ids, self.codes = np.concatenate([self.ids, ids]), np.concatenate([self.codes, codes])
+
+    def remove_ids(self, ids: np.ndarray) -> int:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        removed = self.ivf.remove_ids(ids)
+        if not len(self.ids):
+            return removed
+        rows = np.searchsorted(self.ids, ids)
+        rows = rows[(rows < len(self.ids)) & (self.ids[np.minimum(rows, len(self.ids) - 1)] == ids)]
+        self.ids, self.codes = np.delete(self.ids, rows), np.delete(self.codes, rows, axis=0)
+        return removed
+
+    def _errors(self, ids: np.ndarray) -> np.ndarray:
+        """The decoded rounding errors of stored ids, float32 [..., d]."""
+        rows = np.searchsorted(self.ids, ids)
+        return _decode(self.codes[rows], self.half_range, self.d)
+
+    def reconstruct(self, crop_id: int) -> np.ndarray:
+        return self.ivf.reconstruct(crop_id) + self._errors(np.array([crop_id]))[0]
+
+    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        return self.ivf.reconstruct_batch(ids) + self._errors(ids)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if not len(self.ids):
+            return self.ivf.search(queries, k)
+        scores, ids = self.ivf.search(queries, max(k, min(self.ntotal, max(CANDIDATES_PER_RESULT * k, MIN_CANDIDATES))))
+        found = ids >= 0
+        errors = self._errors(np.where(found, ids, self.ids[0]))
+        refined = np.where(found, scores + np.einsum("qkd,qd->qk", errors, queries), -np.inf)
+        order = np.argsort(-refined, axis=1, kind="stable")[:, :k]
+        best = np.take_along_axis(refined, order, axis=1).astype(np.float32)
+        best_ids = np.take_along_axis(np.where(found, ids, -1), order, axis=1)
+        return np.where(np.isfinite(best), best, np.float32(-np.finfo(np.float32).max)), best_ids
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        ivf = faiss.serialize_index(self.ivf)
+        np.savez(buffer, ivf=ivf, half_range=self.half_range, ids=self.ids, codes=self.codes)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RefinedIVFSQ8:
+        arrays = np.load(io.BytesIO(data))
+        index = cls(faiss.deserialize_index(arrays["ivf"]), arrays["half_range"])
+        index.ids, index.codes = arrays["ids"], arrays["codes"]
+        return index
+
+
+_LEVELS = 2**REFINE_BITS
+_PER_BYTE = 8 // REFINE_BITS
+# A byte's REFINE_BITS-bit levels as fractions of the half range: the centres of _LEVELS equal bins.
+_UNPACK = (((np.arange(256)[:, None] >> (REFINE_BITS * np.arange(_PER_BYTE))) & (_LEVELS - 1)) + 0.5) * 2 / _LEVELS - 1
+_UNPACK = _UNPACK.astype(np.float32)
+
+
+def _packed_width(dim: int) -> int:
+    return -(-dim // _PER_BYTE)
+
+
+def _encode(errors: np.ndarray, half_range: np.ndarray) -> np.ndarray:
+    """Each error as a REFINE_BITS-bit level of [-half_range, half_range], packed _PER_BYTE to a byte."""
+    levels = np.clip(np.floor((errors / half_range + 1) / 2 * _LEVELS), 0, _LEVELS - 1).astype(np.uint8)
+    width = _packed_width(errors.shape[1])
+    levels = np.pad(levels, ((0, 0), (0, width * _PER_BYTE - errors.shape[1])))
+    shifts = (REFINE_BITS * np.arange(_PER_BYTE)).astype(np.uint8)
+    return np.bitwise_or.reduce(levels.reshape(len(levels), width, _PER_BYTE) << shifts, axis=2).astype(np.uint8)
+
+
+def _decode(codes: np.ndarray, half_range: np.ndarray, dim: int) -> np.ndarray:
+    levels = _UNPACK[codes].reshape(*codes.shape[:-1], -1)[..., :dim]
+    return levels * half_range
+
+
+def serialize(index: faiss.Index | RefinedIVFSQ8) -> bytes:
+    """The bytes of an index file (`read` reads them back)."""
+    if isinstance(index, RefinedIVFSQ8):
+        return index.to_bytes()
+    return faiss.serialize_index(index).tobytes()
+
+
+def read(path: str) -> faiss.Index | RefinedIVFSQ8:
+    """An index file, or RuntimeError. A damaged header can claim an absurd size: FAISS's
     std::bad_alloc (Python's MemoryError) is then reported as the file's fault, like its other errors."""
     try:
-        return faiss.read_index(path)
+        with open(path, "rb") as file:
+            refined = file.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+    except OSError as error:
+        raise RuntimeError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return _read_refined(path) if refined else faiss.read_index(path)
     except MemoryError:
         raise RuntimeError(
             "it asks for more memory than there is (a damaged file, or an index larger than this machine's memory)"
         ) from None
 
 
+def _read_refined(path: str) -> RefinedIVFSQ8:
+    try:
+        with open(path, "rb") as file:
+            return RefinedIVFSQ8.from_bytes(file.read())
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, RuntimeError) as error:  # truncated, damaged
+        raise RuntimeError(f"damaged refined IVF-SQ8 file: {error}") from None
+
+
 def new_exact(dim: int) -> faiss.Index:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
-def kind_of(index: faiss.Index) -> str:
-    if isinstance(index, faiss.IndexIVFScalarQuantizer):
+def kind_of(index: faiss.Index | RefinedIVFSQ8) -> str:
+    if isinstance(index, RefinedIVFSQ8 | faiss.IndexIVFScalarQuantizer):  # the latter: a file from before 2026-12-03
         return IVF_SQ8
     return IVF if isinstance(index, faiss.IndexIVF) else EXACT
 
@@ -82,12 +240,14 @@ def rebuild_target(index: faiss.Index, choice: str) -> str | None:
 
 
 def prepare_for_search(index: faiss.Index) -> faiss.Index:
-    if isinstance(index, faiss.IndexIVF):
+    if isinstance(index, faiss.IndexIVF | RefinedIVFSQ8):
         index.nprobe = min(IVF_NPROBE, index.nlist)
     return index
 
 
 def stored_ids(index: faiss.Index) -> np.ndarray:
+    if isinstance(index, RefinedIVFSQ8):
+        return index.ids.copy()
     if isinstance(index, faiss.IndexIVF):
         invlists = index.invlists
         sizes = [invlists.list_size(number) for number in range(index.nlist)]
@@ -140,11 +300,23 @@ def build(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.In
         sample = np.random.default_rng(SEED).permutation(len(vectors))[: nlist * TRAINING_POINTS_PER_LIST]
         index.train(vectors[np.sort(sample)])
         index.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct and remove by crop id
+        if kind == IVF_SQ8:
+            return prepare_for_search(_refined(index, ids, vectors))
     else:
         raise ValueError(f"unknown vector index kind {kind!r}")
     if len(vectors):
         index.add_with_ids(vectors, ids)
     return prepare_for_search(index)
+
+
+def _refined(ivf: faiss.IndexIVFScalarQuantizer, ids: np.ndarray, vectors: np.ndarray) -> RefinedIVFSQ8:
+    """An IVF-SQ8 holding `vectors`, with its error codes' range set from their rounding errors."""
+    ivf.add_with_ids(vectors, ids)
+    errors = vectors - ivf.reconstruct_batch(ids)
+    spread = np.quantile(np.abs(errors), REFINE_HALF_RANGE_QUANTILE, axis=0) if len(ids) else np.zeros(ivf.d)
+    refined = RefinedIVFSQ8(ivf, np.maximum(spread, 1e-6))
+    refined._keep_codes(ids, errors)
+    return refined
 
 
 def convert(index: faiss.Index, kind: str) -> faiss.Index:

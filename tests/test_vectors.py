@@ -179,6 +179,28 @@ def test_store_switches_to_ivf_above_the_threshold_and_back(tmp_path, monkeypatc
     reopened.close()
 
 
+def test_sq8_store_keeps_its_error_codes_through_segments_and_a_reader(tmp_path):
+    manifest = IndexManifest("0" * 64, DIM, "test")
+    points = clustered(3_000)
+    store = IndexStore.create_or_open(tmp_path / "index", manifest)
+    store.set_vector_index("ivf-sq8")
+    _add(store, points[:2_000], 0)  # the base, refined
+    _add(store, points[2_000:2_050], 2_000)  # a commit: a float segment beside it
+    store.remove(["/photos/7.jpg"])
+    store.close()
+    reader = IndexStore.open_readonly(tmp_path / "index", manifest)
+    assert (
+        isinstance(reader.vectors, vectors.RefinedIVFSQ8) and reader.vectors.ntotal == len(reader.vectors.ids) == 2_049
+    )
+    first = min(reader.catalog.crop_ids())
+    ids = np.delete(np.arange(first, first + 2_050), 7)
+    exact = vectors.build(vectors.EXACT, ids, np.delete(points[:2_050], 7, axis=0), DIM)
+    assert recall_at(10, reader.vectors, exact, clustered(100, seed=3)) >= 0.99
+    segment_crop = int(ids[-1])  # searched through its error code, made when the segment was applied
+    assert np.abs(reader.vectors.reconstruct(segment_crop) - points[2_049]).max() < 0.001
+    reader.close()
+
+
 def test_ocr_trigram_candidates_follow_inserts_and_removals(tmp_path):
     store = IndexStore.create_or_open(tmp_path / "index", IndexManifest("0" * 64, DIM, "test"))
     texts = ["ABC1234", "XBC1239", "ZZZ9999", "AB", "QQQ1234"]

@@ -3,9 +3,9 @@
 The vectors are simulated like `benchmarks/scale.py`'s (its `sources`: real US crops and
 generated plates embedded by the shipped model; each crop one of them plus Gaussian noise,
 re-normalized), without catalog rows: this measures the vector side only. Queries: the rendered
-texts of 200 real US plates, one at a time. Bytes on disk: the serialized FAISS index (codes,
-ids and the id -> position map) per crop. Memory: what a fresh process's resident size grows
-by when it reads that file.
+texts of 200 real US plates, one at a time. Bytes on disk: the serialized index (codes, ids
+and the id -> position map; IVF-SQ8 also its error codes) per crop. Memory: what a fresh
+process's resident size grows by when it reads that file.
 
 recall@10 counts a near tie swapped by 8-bit rounding as a miss; "plates in top 10" asks whether
 the same plates (sources) are among the 10 nearest, whichever of their sightings; "cosine lost" says what such

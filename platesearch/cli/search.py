@@ -32,7 +32,8 @@ from platesearch.video import DEFAULT_SAMPLE_FPS
 
 VECTOR_INDEX_HELP = (
     "Vector search: exact, ivf (approximate, for millions of crops), ivf-sq8 (ivf with 8-bit "
-    f"vectors and 2-bit codes of their rounding error: a third of the memory) or auto (exact up to {AUTO_IVF_THRESHOLD:,} crops, ivf above). "
+    "vectors and 2-bit codes of their rounding error: a third of the memory) or auto "
+    f"(exact up to {AUTO_IVF_THRESHOLD:,} crops, ivf above). "
     "Remembered by the index; converting keeps the stored vectors (no re-embedding)."
 )
 console = Console(stderr=True)

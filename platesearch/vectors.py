@@ -320,7 +320,7 @@ def _refined(ivf: faiss.IndexIVFScalarQuantizer, ids: np.ndarray, vectors: np.nd
 
 
 def convert(index: faiss.Index, kind: str) -> faiss.Index:
-    """The same vectors and ids in an index of `kind` (IVF: freshly trained; from IVF-SQ8, the
-    8-bit approximations)."""
+    """The same vectors and ids in an index of `kind` (IVF: freshly trained; from IVF-SQ8, its
+    approximations: 8-bit codes plus their error codes)."""
     ids, vectors = stored_vectors(index)
     return build(kind, ids, vectors, index.d)

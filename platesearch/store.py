@@ -413,7 +413,8 @@ class IndexStore:
         k = min(k, self.vectors.ntotal)
         if k == 0:
             return np.zeros((len(vectors), 0), np.float32), np.zeros((len(vectors), 0), np.int64)
-        return self.vectors.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        with vector_search.one_thread():
+            return self.vectors.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
 
     def cosine(self, query: np.ndarray, crop_ids: list[int]) -> list[float]:
         """Inner products of a unit query vector with the stored vectors of some crops."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import faiss
 import numpy as np
@@ -147,6 +149,22 @@ _PER_BYTE = 8 // REFINE_BITS
 # A byte's REFINE_BITS-bit levels as fractions of the half range: the centres of _LEVELS equal bins.
 _UNPACK = (((np.arange(256)[:, None] >> (REFINE_BITS * np.arange(_PER_BYTE))) & (_LEVELS - 1)) + 0.5) * 2 / _LEVELS - 1
 _UNPACK = _UNPACK.astype(np.float32)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """FAISS's OpenMP pool at one thread meanwhile (a query's search).
+
+    A query of one vector gains nothing from more, and a pool's idle threads spin-wait on the
+    cores the model needs next: in one process with TensorFlow, a query cost about twice the CPU
+    with FAISS's default pool (BENCHMARKS.md "Serving"). Building and converting keep the pool.
+    """
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def _packed_width(dim: int) -> int:

@@ -6,6 +6,7 @@ Random clustered vectors stand in for embeddings: no model is needed here.
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -231,3 +232,14 @@ def test_cli_choices_mirror_the_library():
     from platesearch.cli.options import VectorIndexChoice
 
     assert tuple(c.value for c in VectorIndexChoice) == vectors.CHOICES
+
+
+def test_one_thread_holds_faiss_to_one_thread_and_gives_the_pool_back():
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        with vectors.one_thread():
+            assert faiss.omp_get_max_threads() == 1
+        assert faiss.omp_get_max_threads() == 2
+    finally:
+        faiss.omp_set_num_threads(before)

@@ -20,6 +20,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from platesearch.media import ImageReadError
 from platesearch.pipeline import PlateIndex
@@ -59,6 +60,28 @@ def _asset(name: str) -> str:
     return resources.files("platesearch").joinpath("web", name).read_text(encoding="utf-8")
 
 
+class BearerToken:
+    """Answers 401 to a request for /api (but /api/health) without `Authorization: Bearer <token>`.
+
+    Plain ASGI: Starlette's `BaseHTTPMiddleware` (`@app.middleware`) cost every request a task
+    and a copy of its body stream, a millisecond or more of each query (BENCHMARKS.md "Serving").
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/api/") and path != "/api/health":
+            supplied = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(supplied, self.expected):
+                message = {"error": "this server needs its token: Authorization: Bearer <token>"}
+                await JSONResponse(message, 401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
     """The API and page over an open (read-only) index; with `token`, /api needs `Authorization: Bearer <token>`."""
     app = FastAPI(
@@ -84,13 +107,8 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
     def not_found(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"error": "not found"}, status_code=404)
 
-    @app.middleware("http")
-    async def require_token(request: Request, call_next):
-        if token is not None and request.url.path.startswith("/api/") and request.url.path != "/api/health":
-            supplied = request.headers.get("authorization", "")
-            if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
-                return JSONResponse({"error": "this server needs its token: Authorization: Bearer <token>"}, 401)
-        return await call_next(request)
+    if token is not None:
+        app.add_middleware(BearerToken, token=token)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
@@ -107,10 +125,10 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
         """Up and serving (needs no token); `pid`: the worker process that answered."""
         return {"ok": True, "pid": os.getpid()}
 
-    @app.get("/api/search")
+    @app.get("/api/search", response_model=list[dict])
     def search(
         q: str, k: int = 10, method: str = DEFAULT_SEARCH_METHOD, since: str | None = None, until: str | None = None
-    ) -> list[dict]:
+    ) -> JSONResponse:
         """The k photos most likely to show plate `q`, best first: the rows of `query --json`
         ({rank, path, score, box[, reading, ocr_confidence][, taken_at][, time, first, last]}) plus `crop_id`, the id
         of the matched crop for /api/crops/{crop_id}.png and /api/photos/{crop_id}.jpg.
@@ -124,7 +142,8 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
                 results = plate_index.search(q, k=k, method=method, window=window)
             except (PlateTextError, SearchError, ValueError) as error:
                 raise ApiError(str(error)) from None
-        return [{**result.to_json(), "crop_id": result.crop_id} for result in results]
+        # A response returned as such skips FastAPI's validation of it against the documented model.
+        return JSONResponse([{**result.to_json(), "crop_id": result.crop_id} for result in results])
 
     @app.get("/api/stats")
     def stats() -> dict:

@@ -63,8 +63,8 @@ def _asset(name: str) -> str:
 class BearerToken:
     """Answers 401 to a request for /api (but /api/health) without `Authorization: Bearer <token>`.
 
-    Plain ASGI: Starlette's `BaseHTTPMiddleware` (`@app.middleware`) cost every request a task
-    and a copy of its body stream, a millisecond or more of each query (BENCHMARKS.md "Serving").
+    Plain ASGI: Starlette's `BaseHTTPMiddleware` (`@app.middleware`) runs every request in a
+    task of its own and streams the response through it (BENCHMARKS.md "Serving").
     """
 
     def __init__(self, app: ASGIApp, token: str) -> None:

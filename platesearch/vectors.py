@@ -156,8 +156,9 @@ def one_thread() -> Iterator[None]:
     """FAISS's OpenMP pool at one thread meanwhile (a query's search).
 
     A query of one vector gains nothing from more, and a pool's idle threads spin-wait on the
-    cores the model needs next: in one process with TensorFlow, a query cost about twice the CPU
-    with FAISS's default pool (BENCHMARKS.md "Serving"). Building and converting keep the pool.
+    cores the model needs next: over a small index, a query beside TensorFlow cost 17-19 ms of
+    CPU with FAISS's default pool, 10-12 with one thread (BENCHMARKS.md "Serving"). Building
+    and converting keep the pool.
     """
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)

@@ -21,6 +21,10 @@ from platesearch.textmatch import split_readings, text_similarities
 MAX_GAP = 1.5  # seconds: three sampled frames at 2 per second may miss the plate
 SAME_READING = 0.7  # textmatch similarity of two readings of one plate (one or two characters misread)
 SAME_PLACE = 0.3  # intersection over union of boxes in consecutive frames
+# Readings shorter than this are fragments (a "1", an "SK" off a sticker) that say nothing of
+# which plate a crop shows: with stray end characters cheap, "1" came within SAME_READING of
+# "21" and joined a stranger's crop to a plate's sighting (tests/test_video.py).
+MIN_READING = 4
 
 
 @dataclass
@@ -50,7 +54,7 @@ class SightingTracker:
                 self.tracks.append(track)
                 active.append(track)
             track.last, track.box = time, row.box
-            track.readings = list(dict.fromkeys([*track.readings, *split_readings(row.ocr_text)]))[-8:]
+            track.readings = list(dict.fromkeys([*track.readings, *_plate_readings(row.ocr_text)]))[-8:]
             self.rows.append((replace(row, time=time), track.number))
         self.last_frame = time
 
@@ -68,7 +72,7 @@ class SightingTracker:
 
     @staticmethod
     def _continued(row: CropRow, tracks: list[_Track]) -> _Track | None:
-        readings = split_readings(row.ocr_text)
+        readings = _plate_readings(row.ocr_text)
         best, best_score = None, 0.0
         for track in tracks:
             if readings and track.readings:
@@ -80,3 +84,8 @@ class SightingTracker:
             if score > best_score:
                 best, best_score = track, score
         return best
+
+
+def _plate_readings(ocr_text: str | None) -> list[str]:
+    """A crop's readings long enough to tell one plate from another."""
+    return [reading for reading in split_readings(ocr_text) if len(reading) >= MIN_READING]

@@ -45,3 +45,15 @@ def test_unread_candidates_follow_their_box_and_repeated_frames_extend_what_is_i
     unread = [s for s in spans(tracker) if s[0] is None]
     assert {number for _, number, _, _ in unread} == {0} and unread[0][2:] == (0.0, 2.5)
     assert [s[2:] for s in spans(tracker) if s[0] == "XY9876"] == [(0.0, 0.0)]  # not seen again
+
+
+def test_a_fragment_read_off_something_else_does_not_join_a_plate_that_left_the_frame():
+    """A stranger's crop read "1" is not the plate whose reading ends in "21" (with stray end
+    characters cheap the two came within SAME_READING): it starts a sighting of its own."""
+    tracker = SightingTracker()
+    tracker.add(0.0, [crop("HPM93621 21 HPM9362", 0)])
+    tracker.add(0.5, [crop("HPM9362", 20)])
+    tracker.add(1.0, [crop("DCGRE 1", 600)])  # elsewhere in the frame: the plate has gone
+    numbers = [number for _, number, _, _ in spans(tracker)]
+    assert numbers[0] == numbers[1] != numbers[2]
+    assert spans(tracker)[0][2:] == (0.0, 0.5)

@@ -86,9 +86,14 @@ class PlateIndex:
         return plate_index
 
     @classmethod
-    def open(cls, directory: Path | str, embedder: PlateEmbedder | None = None) -> PlateIndex:
-        """Open an existing index for queries (read-only; allowed while another process writes)."""
-        return cls(ShardSet.open_readonly(directory, cls.manifest_for(embedder)), embedder)
+    def open(
+        cls, directory: Path | str, embedder: PlateEmbedder | None = None, readings_in_memory: bool = False
+    ) -> PlateIndex:
+        """Open an existing index for queries (read-only; allowed while another process writes).
+        `readings_in_memory`: for a long-running reader such as `serve`, keep the OCR readings
+        in memory (`store.IndexStore.open_readonly`)."""
+        shards = ShardSet.open_readonly(directory, cls.manifest_for(embedder), readings_in_memory)
+        return cls(shards, embedder)
 
     @property
     def store(self) -> IndexStore:
@@ -100,7 +105,7 @@ class PlateIndex:
         opened (or last refreshed), so queries see the new photos. True if it reopened."""
         if not self.shards.changed_since_open():
             return False
-        fresh = ShardSet.open_readonly(self.shards.root, self.shards.manifest)
+        fresh = ShardSet.open_readonly(self.shards.root, self.shards.manifest, self.shards.readings_in_memory)
         self.shards, stale = fresh, self.shards
         stale.close()
         return True
@@ -231,8 +236,9 @@ class PlateIndex:
         return [replace(result, rank=rank) for rank, result in enumerate(kept, start=1)]
 
     def warm_up(self) -> None:
-        """Load the model and run it once, so a server's first query is as fast as the rest."""
-        self.embed_plate("AB1234")
+        """Load the model and run a query once (a reader keeping readings in memory loads them
+        then), so a server's first query is as fast as the rest."""
+        self.search("AB1234", k=1)
 
     def crop(self, crop_id: int) -> StoredCrop | None:
         """One stored crop (its photo path and box), or None if the index has no such crop."""

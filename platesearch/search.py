@@ -12,7 +12,7 @@ from platesearch.patterns import PlatePattern
 from platesearch.records import ALL_TIME, SearchResult, StoredCrop, TimeWindow
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, check_method, hybrid_scores
 from platesearch.store import IndexStore
-from platesearch.textmatch import best_readings, partial_similarity, text_similarities
+from platesearch.textmatch import best_readings, owner_similarities, partial_similarity
 
 EmbedQuery = Callable[[str], np.ndarray]  # normalized plate text -> unit vector of its render
 
@@ -69,9 +69,9 @@ def search_store(
         cosines = {int(i): float(s) for s, i in zip(found_scores[0], found_ids[0], strict=True) if i >= 0}
     candidates = list(cosines)
     if method in ("ocr", "hybrid"):
-        readings = store.ocr_readings(plate)
-        similarity = text_similarities(plate, [reading for _, reading in readings])
-        best_read = [readings[i][0] for i in np.argsort(-similarity, kind="stable")[:pool]]
+        found = store.candidate_readings(plate)
+        similarity = owner_similarities(plate, found.owners, found.readings, len(found.crop_ids))
+        best_read = found.crop_ids[np.argsort(-similarity, kind="stable")[:pool]].tolist()
         candidates += [i for i in best_read if i not in cosines]
     crops = store.catalog.crops(candidates)
     candidates = [i for i in candidates if i in crops and window.holds(crops[i].taken_at)]

@@ -197,7 +197,7 @@ def is_loopback(host: str) -> bool:
 def app_from_environment() -> FastAPI:
     """One worker process's app (`serve --workers N`): the index and token it was given in the
     environment, opened and warmed up before the worker accepts a request."""
-    plate_index = PlateIndex.open(os.environ[INDEX_VARIABLE])
+    plate_index = PlateIndex.open(os.environ[INDEX_VARIABLE], readings_in_memory=True)
     plate_index.warm_up()
     return create_app(plate_index, os.environ.get(TOKEN_VARIABLE) or None)
 
@@ -206,7 +206,9 @@ def serve(index_dir: Path, host: str, port: int, token: str | None, workers: int
     """Open the index (the model loads now, once per worker) and serve until interrupted."""
     import uvicorn
 
-    with PlateIndex.open(index_dir) as plate_index:  # a missing or foreign index fails here, once
+    with PlateIndex.open(
+        index_dir, readings_in_memory=True
+    ) as plate_index:  # a missing or foreign index fails here, once
         if workers == 1:
             plate_index.warm_up()  # the model loads now, not during the first request
             uvicorn.run(create_app(plate_index, token), host=host, port=port, log_level="warning")

@@ -97,11 +97,15 @@ class ShardSet:
     shard_crops: int = DEFAULT_SHARD_CROPS
 
     @classmethod
-    def open_readonly(cls, root: Path | str, manifest: IndexManifest | None = None) -> ShardSet:
+    def open_readonly(
+        cls, root: Path | str, manifest: IndexManifest | None = None, readings_in_memory: bool = False
+    ) -> ShardSet:
         root = Path(root)
-        stores = [IndexStore.open_readonly(root, manifest)]
+        stores = [IndexStore.open_readonly(root, manifest, readings_in_memory)]
         try:
-            stores += [IndexStore.open_readonly(d, stores[0].manifest) for d in shard_directories(root)[1:]]
+            stores += [
+                IndexStore.open_readonly(d, stores[0].manifest, readings_in_memory) for d in shard_directories(root)[1:]
+            ]
         except BaseException:
             for store in stores:
                 store.close()
@@ -130,6 +134,10 @@ class ShardSet:
     @property
     def manifest(self) -> IndexManifest:
         return self.stores[0].manifest
+
+    @property
+    def readings_in_memory(self) -> bool:
+        return self.stores[0].readings_in_memory
 
     @property
     def writer(self) -> IndexStore:

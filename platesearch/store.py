@@ -42,6 +42,7 @@ import numpy as np
 
 from platesearch import vectors as vector_search
 from platesearch.catalog import Catalog, PhotoRow
+from platesearch.readings_index import CandidateReadings, ReadingsIndex
 
 FORMAT_VERSION = 2  # 2: vector segments beside the base (a version-1 reader would miss them)
 MANIFEST = "manifest.json"
@@ -245,6 +246,8 @@ class IndexStore:
         self.manifest = manifest
         self.writable = writable
         self._lock_handle = None
+        self.readings_in_memory = False  # a long-running reader's choice (open_readonly)
+        self._readings_index: ReadingsIndex | None = None
         names = [MANIFEST, CATALOG, VECTORS, LOCK] + [p.name for p in segment_paths(directory)]
         linked = [name for name in names if (directory / name).is_symlink()]
         if linked:  # a planted link would send writes outside the index, or answers from another index
@@ -302,13 +305,20 @@ class IndexStore:
         return store
 
     @classmethod
-    def open_readonly(cls, directory: Path | str, manifest: IndexManifest | None = None) -> IndexStore:
-        """Open for queries; `manifest` (the loaded model's) must match the index's, if given."""
+    def open_readonly(
+        cls, directory: Path | str, manifest: IndexManifest | None = None, readings_in_memory: bool = False
+    ) -> IndexStore:
+        """Open for queries; `manifest` (the loaded model's) must match the index's, if given.
+        `readings_in_memory`: answer the OCR search from a `ReadingsIndex` loaded on its first
+        query (a long-running reader's choice: about 1 s to load a 1M-crop catalog, then a
+        few ms less CPU per query) instead of the catalog."""
         directory = Path(directory)
         existing = read_manifest(directory)
         if manifest is not None:
             existing.check_compatible(manifest, directory)
-        return cls(directory, existing, writable=False)
+        store = cls(directory, existing, writable=False)
+        store.readings_in_memory = readings_in_memory
+        return store
 
     def changed_since_open(self) -> bool:
         """Whether another process committed to the catalog since this store loaded (a writer
@@ -431,16 +441,37 @@ class IndexStore:
         committed after this store was opened are left out, so both search methods see the
         same snapshot.
         """
-        trigrams = sorted({plate[i : i + 3] for i in range(len(plate) - 2)})
-        if len(self.visible_ids) > full_scan_limit and not trigrams:
+        scan = self._readings_scan(plate, full_scan_limit)
+        if scan == "none":
             return []
+        rows = (
+            self.catalog.all_readings()
+            if scan == "every"
+            else self.catalog.readings_sharing_a_trigram(sorted({plate[i : i + 3] for i in range(len(plate) - 2)}))
+        )
+        return self._visible_rows(rows)
+
+    def _readings_scan(self, plate: str, full_scan_limit: int) -> str:
+        """Which readings the OCR search scores for `plate` (see ocr_readings): "every", "trigram" or "none"."""
         if len(self.visible_ids) <= full_scan_limit or not self.catalog.has_text_index:
-            rows = self.catalog.all_readings()
-        else:
-            rows = self.catalog.readings_sharing_a_trigram(trigrams)
+            return "every"
+        return "trigram" if len(plate) >= 3 else "none"
+
+    def _visible_rows(self, rows: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
         rows = list(rows)
         visible = self.visible_ids.among(np.fromiter((i for i, _ in rows), np.int64, len(rows)))
         return [row for row, seen in zip(rows, visible, strict=True) if seen]
+
+    def candidate_readings(self, plate: str, full_scan_limit: int = OCR_FULL_SCAN_LIMIT) -> CandidateReadings:
+        """ocr_readings's crops with their readings split, flattened for scoring in one call.
+        A store opened with `readings_in_memory` answers from its `ReadingsIndex`, loaded on
+        first use, instead of the catalog."""
+        if not self.readings_in_memory:
+            return CandidateReadings.from_rows(self.ocr_readings(plate, full_scan_limit))
+        if self._readings_index is None:
+            self._readings_index = ReadingsIndex(self._visible_rows(self.catalog.all_readings()))
+        scan = self._readings_scan(plate, full_scan_limit)
+        return self._readings_index.candidates(plate if scan != "none" else "", every_reading=scan == "every")
 
     def stats(self) -> dict[str, int | str]:
         counts = self.catalog.counts()

@@ -108,9 +108,15 @@ def _flatten(stored: list[str | None]) -> tuple[np.ndarray, list[str]]:
 def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
     """best_reading's similarity for each of many crops' stored readings, in one vectorized call."""
     owners, flat = _flatten(stored)
-    best = np.zeros(len(stored), np.float32)
-    if flat:
-        np.maximum.at(best, owners, _similarities(query, flat))
+    return owner_similarities(query, owners, flat, len(stored))
+
+
+def owner_similarities(query: str, owners: np.ndarray, readings: list[str], count: int) -> np.ndarray:
+    """The best similarity of the query to the readings of each of `count` owners; reading i
+    belongs to owner `owners[i]` (an owner without readings: 0)."""
+    best = np.zeros(count, np.float32)
+    if readings:
+        np.maximum.at(best, owners, _similarities(query, readings))
     return best
 
 

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from platesearch.media import ImageReadError
+from platesearch.model import PlateEmbedder
 from platesearch.pipeline import PlateIndex
 from platesearch.plates import PlateTextError
 from platesearch.records import TimeWindow
@@ -194,10 +195,16 @@ def is_loopback(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
+def open_for_serving(index_dir: Path) -> PlateIndex:
+    """The index as a long-running reader keeps it: readings in memory, queries embedded with
+    TensorFlow Lite (BENCHMARKS.md "Serving")."""
+    return PlateIndex.open(index_dir, PlateEmbedder(runtime="lite"), readings_in_memory=True)
+
+
 def app_from_environment() -> FastAPI:
     """One worker process's app (`serve --workers N`): the index and token it was given in the
     environment, opened and warmed up before the worker accepts a request."""
-    plate_index = PlateIndex.open(os.environ[INDEX_VARIABLE], readings_in_memory=True)
+    plate_index = open_for_serving(Path(os.environ[INDEX_VARIABLE]))
     plate_index.warm_up()
     return create_app(plate_index, os.environ.get(TOKEN_VARIABLE) or None)
 
@@ -206,13 +213,12 @@ def serve(index_dir: Path, host: str, port: int, token: str | None, workers: int
     """Open the index (the model loads now, once per worker) and serve until interrupted."""
     import uvicorn
 
-    with PlateIndex.open(
-        index_dir, readings_in_memory=True
-    ) as plate_index:  # a missing or foreign index fails here, once
-        if workers == 1:
+    if workers == 1:
+        with open_for_serving(index_dir) as plate_index:
             plate_index.warm_up()  # the model loads now, not during the first request
             uvicorn.run(create_app(plate_index, token), host=host, port=port, log_level="warning")
-            return
+        return
+    PlateIndex.open(index_dir).close()  # a missing or foreign index fails here, once, before any worker starts
     os.environ[INDEX_VARIABLE] = str(index_dir)
     os.environ[TOKEN_VARIABLE] = token or ""
     os.environ[THREADS_VARIABLE] = str(max(1, thread_budget() // workers))  # each worker's share of the cores

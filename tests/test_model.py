@@ -165,3 +165,16 @@ def test_every_experiment_config_is_a_valid_training_run(config):
 
     loaded = TrainConfig.load(config)
     assert loaded.epochs > 0 and (loaded.ctc_weight == 0 or loaded.architecture == "platesearch-v1")
+
+
+def test_the_lite_runtime_embeds_as_keras_does(sample):
+    """The server's query path (TensorFlow Lite, converted at load) against Keras, on renders and real crops."""
+    keras_embedder, lite_embedder = default_embedder(), PlateEmbedder(runtime="lite")
+    crops = [binarize(read_image(path)) for path in sorted((sample / "crops" / "images").iterdir())[:3]]
+    images = np.stack([render_plate("AA5149EK"), render_plate("7ABC123"), *crops])
+    expected, found = keras_embedder.embed(images), lite_embedder.embed(images)
+    assert found.shape == expected.shape and found.dtype == np.float32
+    assert np.abs(found - expected).max() < 1e-4
+    assert lite_embedder.model_id == keras_embedder.model_id
+    with pytest.raises(ValueError, match="unknown model runtime"):
+        PlateEmbedder(runtime="onnx")

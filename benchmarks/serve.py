@@ -17,6 +17,7 @@ Run: .venv/bin/python benchmarks/serve.py [--crops-index DIR] [--simulated 10000
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import subprocess
@@ -85,17 +86,32 @@ def load(url: str, plates: list[str], clients: int, requests: int) -> list[float
     return seconds
 
 
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time of the server process and its worker processes so far (Linux /proc; NaN elsewhere).
+    Per request it is the figure that holds still on a machine whose speed drifts."""
+    try:
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        ticks = 0
+        for pid in [server.pid, *map(int, children)]:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return float("nan")
+
+
 def measure(name: str, index_dir: Path, plates: list[str], requests: int, workers: int) -> None:
     server, url = start_server(index_dir, workers)
     try:
         load(url, plates, 8, 40)  # warm-up, every worker
         for clients in CONCURRENCY:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), server_cpu_seconds(server)
             ms = np.array(load(url, plates, clients, requests)) * 1000
             rate = requests / (time.perf_counter() - started)
+            cpu_ms = (server_cpu_seconds(server) - cpu) / requests * 1000
             print(
                 f"| {name} | {workers} | {clients} | {np.percentile(ms, 50):.1f} / {np.percentile(ms, 99):.1f} "
-                f"| {rate:.0f} |",
+                f"| {rate:.0f} | {cpu_ms:.1f} |",
                 flush=True,
             )
     finally:
@@ -118,8 +134,8 @@ def main() -> None:
     if not args.crops_index.exists():
         with PlateIndex.create(args.crops_index) as plate_index:
             plate_index.add([item.path for item in dataset.items], crops=True, workers=None)
-    print("| index | workers | clients | /api/search p50 / p99 (ms) | requests/s |")
-    print("|---|---|---|---|---|")
+    print("| index | workers | clients | /api/search p50 / p99 (ms) | requests/s | server CPU per request (ms) |")
+    print("|---|---|---|---|---|---|")
     with PlateIndex.open(args.crops_index) as plate_index:
         crops = plate_index.stats()["crops"]
     for workers in args.workers:

@@ -149,28 +149,29 @@ def get_reader():
         download_enabled=False,
         verbose=False,
     )
-    if detector_in_bfloat16():
-        reader.detector = _bfloat16_detector(reader.detector)
+    reader.detector = _channels_last_detector(reader.detector, bfloat16=detector_in_bfloat16())
     return reader
 
 
-def _bfloat16_detector(craft):
-    """The same CRAFT weights run in bfloat16, channels-last (oneDNN's fast layout), returning
-    float32 score maps as EasyOCR expects: 3-4x faster where the CPU has bfloat16, with score
-    maps within 2e-3 of float32's. Recognition stays float32: its readings moved more."""
+def _channels_last_detector(craft, bfloat16: bool):
+    """The same CRAFT weights in channels-last layout (oneDNN's fast one), returning float32
+    score maps as EasyOCR expects. In float32 the maps equal the plain network's to rounding
+    (2e-7) and a 640x384 canvas takes about 13 % less CPU (AVX2, one thread: 2.5-2.6 s against
+    2.8-3.0); with `bfloat16`, where the CPU computes it natively, it is 3-4x faster with
+    maps within 2e-3 of float32's. Recognition stays float32: its readings moved in bfloat16."""
     import torch
 
-    class BFloat16Detector(torch.nn.Module):
+    class ChannelsLastDetector(torch.nn.Module):
         def __init__(self, net: torch.nn.Module) -> None:
             super().__init__()
             self.net = net.to(memory_format=torch.channels_last)
 
         def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
                 scores, features = self.net(images.contiguous(memory_format=torch.channels_last))
             return scores.float(), features.float()
 
-    return BFloat16Detector(craft).eval()
+    return ChannelsLastDetector(craft).eval()
 
 
 def _plate_chars(text: str) -> str:

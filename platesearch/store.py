@@ -310,7 +310,7 @@ class IndexStore:
     ) -> IndexStore:
         """Open for queries; `manifest` (the loaded model's) must match the index's, if given.
         `readings_in_memory`: answer the OCR search from a `ReadingsIndex` loaded on its first
-        query (a long-running reader's choice: 2-2.5 s to load 1M crops' readings, then a few
+        query (a long-running reader's choice: about 2 s to load 1M crops' readings, then a few
         ms less CPU per query) instead of the catalog."""
         directory = Path(directory)
         existing = read_manifest(directory)

@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 
+from platesearch import readings_index
 from platesearch.catalog import PhotoRow
 from platesearch.readings_index import ReadingsIndex
 from platesearch.records import CropRow
@@ -108,3 +109,12 @@ def test_a_reader_keeping_readings_in_memory_sees_its_snapshot(tmp_path):
     assert fresh.candidate_readings("ABC123", 0).readings == ["ABC123", "ABC999"]
     fresh.close()
     writer.close()
+
+
+def test_building_in_chunks_gives_the_same_index(monkeypatch):
+    rows = list(enumerate(_random_readings(random.Random(11), 300)))
+    whole = ReadingsIndex(rows)
+    monkeypatch.setattr(readings_index, "BUILD_CHUNK", 7)  # trigrams straddle every chunk boundary
+    chunked = ReadingsIndex(rows)
+    assert np.array_equal(whole.trigram_starts, chunked.trigram_starts)
+    assert np.array_equal(whole.trigram_crops, chunked.trigram_crops) and len(whole.trigram_crops) > 1_000

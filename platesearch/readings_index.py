@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 
-from platesearch.textmatch import READING_SEPARATOR, split_readings
+from platesearch.textmatch import READING_SEPARATOR, flatten_readings
 
 SYMBOLS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _BASE = len(SYMBOLS)
@@ -44,16 +43,12 @@ class CandidateReadings:
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, str | None]]) -> CandidateReadings:
         """From (crop id, stored readings) rows, in any order."""
-        ordered = sorted((crop_id, parts) for crop_id, stored in rows if (parts := split_readings(stored)))
-        counts = np.fromiter((len(parts) for _, parts in ordered), np.int64, len(ordered))
-        return cls(
-            np.fromiter((crop_id for crop_id, _ in ordered), np.int64, len(ordered)),
-            np.repeat(np.arange(len(ordered)), counts),
-            list(chain.from_iterable(parts for _, parts in ordered)),
-        )
+        ordered = sorted((crop_id, stored) for crop_id, stored in rows if stored)
+        owners, readings = flatten_readings([stored for _, stored in ordered])
+        return cls(np.fromiter((crop_id for crop_id, _ in ordered), np.int64, len(ordered)), owners, readings)
 
 
-def trigram_codes(text: str) -> np.ndarray:
+def _trigram_codes(text: str) -> np.ndarray:
     """The code of each trigram of `text` (position order), -1 where it holds a character that
     is not a letter or a digit."""
     symbols = _symbols(text)
@@ -129,7 +124,7 @@ class ReadingsIndex:
         if every_reading:
             positions = np.arange(len(self.crop_ids))
         else:
-            codes = np.unique(trigram_codes(plate))
+            codes = np.unique(_trigram_codes(plate))
             codes = codes[codes >= 0]
             found = [self.trigram_crops[self.trigram_starts[c] : self.trigram_starts[c + 1]] for c in codes]
             positions = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int32)

@@ -468,10 +468,12 @@ class IndexStore:
         first use, instead of the catalog."""
         if not self.readings_in_memory:
             return CandidateReadings.from_rows(self.ocr_readings(plate, full_scan_limit))
+        scan = self._readings_scan(plate, full_scan_limit)
+        if scan == "none":
+            return CandidateReadings.from_rows([])
         if self._readings_index is None:
             self._readings_index = ReadingsIndex(self._visible_rows(self.catalog.all_readings()))
-        scan = self._readings_scan(plate, full_scan_limit)
-        return self._readings_index.candidates(plate if scan != "none" else "", every_reading=scan == "every")
+        return self._readings_index.candidates(plate, every_reading=scan == "every")
 
     def stats(self) -> dict[str, int | str]:
         counts = self.catalog.counts()

@@ -98,7 +98,7 @@ def best_reading(query: str, stored: str | None) -> tuple[float, str | None]:
     return float(similarity[best]), readings[best]
 
 
-def _flatten(stored: list[str | None]) -> tuple[np.ndarray, list[str]]:
+def flatten_readings(stored: list[str | None]) -> tuple[np.ndarray, list[str]]:
     """Every reading of many crops' stored readings, with the index of the crop it belongs to."""
     parts = [split_readings(text) for text in stored]
     owners = np.repeat(np.arange(len(stored)), np.fromiter(map(len, parts), np.int64, len(parts)))
@@ -107,7 +107,7 @@ def _flatten(stored: list[str | None]) -> tuple[np.ndarray, list[str]]:
 
 def text_similarities(query: str, stored: list[str | None]) -> np.ndarray:
     """best_reading's similarity for each of many crops' stored readings, in one vectorized call."""
-    owners, flat = _flatten(stored)
+    owners, flat = flatten_readings(stored)
     return owner_similarities(query, owners, flat, len(stored))
 
 
@@ -122,7 +122,7 @@ def owner_similarities(query: str, owners: np.ndarray, readings: list[str], coun
 
 def best_readings(query: str, stored: list[str | None]) -> list[tuple[float, str | None]]:
     """best_reading for each of many crops' stored readings, in one vectorized call."""
-    owners, flat = _flatten(stored)
+    owners, flat = flatten_readings(stored)
     found: list[tuple[float, str | None]] = [(0.0, None)] * len(stored)
     for owner, reading, similarity in zip(owners.tolist(), flat, _similarities(query, flat).tolist(), strict=True):
         if found[owner][1] is None or similarity > found[owner][0]:  # the first of equals, as np.argmax

@@ -43,6 +43,8 @@ def read_images(
     from platesearch.media import ImageReadError, absolute_path
 
     cache: dict[str, list[str]] = {}
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)  # before the first periodic save
     if cache_file is not None and cache_file.is_file():
         cache = {str(absolute_path(k)): v for k, v in json.loads(cache_file.read_text(encoding="utf-8")).items()}
     readings = {}
@@ -59,6 +61,5 @@ def read_images(
         if progress:
             progress(n, len(paths))
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
         cache_file.write_text(json.dumps(cache), encoding="utf-8")
     return readings

@@ -23,6 +23,20 @@ def sample() -> Path:
     return SAMPLE
 
 
+@pytest.fixture(scope="session")
+def sample_crops_index(tmp_path_factory, sample) -> Path:
+    """The 30 sample crops indexed with their readings, once a session (a minute of EasyOCR):
+    read-only; a test that writes into an index copies this one first."""
+    from platesearch.datasets import load_dataset
+    from platesearch.pipeline import PlateIndex
+
+    directory = tmp_path_factory.mktemp("sample") / "crops-index"
+    with PlateIndex.create(directory) as plate_index:
+        report = plate_index.add([sample / "crops" / "images"], crops=True)
+    assert report.indexed == len(load_dataset(sample / "crops").items) and not report.failed
+    return directory
+
+
 @pytest.fixture()
 def make_store(tmp_path):
     """A function that opens a new, empty store of `dim`-d vectors for writing (closed after the test)."""

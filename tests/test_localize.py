@@ -167,15 +167,13 @@ def test_large_photos_get_a_larger_canvas_in_tiles():
 
 @pytest.mark.slow
 def test_small_plate_in_a_12_megapixel_frame_is_found_in_tiles(sample):
-    """A 55-pixel plate in a 4032x3024 frame is 18 pixels wide at a whole-frame canvas of 1280;
-    the tiles see it at three quarters of its size."""
+    """A 55-pixel plate in a 4032x3024 frame is 14 pixels wide at the whole-frame canvas of 1024;
+    the tiles see it at three quarters of its size. (One frame: each takes a minute on 2 cores.)"""
     paste_into_frame = _paste_into_frame()
-    items = [i for i in load_dataset(sample / "photos").items if i.plate in {"RK291AT", "RK865AC"}]
-    found = 0
-    for item in items:
-        frame, box = paste_into_frame(read_image(item.path), item.box, (4032, 3024), 55, np.random.default_rng(2))
-        found += any(box_iou(c.box, box) >= 0.3 for c in loc.localize(frame))
-    assert found == len(items) == 2
+    item = next(i for i in load_dataset(sample / "photos").items if i.plate == "RK865AC")
+    frame, box = paste_into_frame(read_image(item.path), item.box, (4032, 3024), 55, np.random.default_rng(2))
+    assert loc.detector_canvas(frame.shape) > loc.MAX_CANVAS  # so it runs in tiles
+    assert any(box_iou(c.box, box) >= 0.3 for c in loc.localize(frame))
 
 
 @pytest.mark.slow

@@ -23,12 +23,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def sample_index(tmp_path_factory, sample):
-    """The sample crops (read by OCR) and photos in one index."""
-    directory = tmp_path_factory.mktemp("serve") / "index"
-    with PlateIndex.create(directory) as plate_index:
-        plate_index.add([sample / "crops" / "images"], crops=True)
-    return directory
+def sample_index(sample_crops_index):
+    """The sample crops, read by OCR (conftest's index, shared with test_pipeline)."""
+    return sample_crops_index
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,9 @@ def test_the_constructed_video_is_indexed_and_every_plate_found_while_on_screen(
     photo = sample / "photos" / "images" / "eu-test_005.jpg"
     shutil.copy(photo, folder / photo.name)
     index = tmp_path / "index"
-    result = runner.invoke(app, ["index", str(folder), "--index", str(index), "--workers", "0"])
+    # one frame a second (the default samples two) halves the test; each plate is still on screen for 3 frames
+    command = ["index", str(folder), "--index", str(index), "--workers", "0", "--video-fps", "1"]
+    result = runner.invoke(app, command)
     assert result.exit_code == 1, result.output  # one file failed: the empty video
     output = " ".join(result.output.split())  # the console wraps long lines
     assert "failed: " in output and "empty.mp4: empty file" in output

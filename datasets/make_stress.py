@@ -4,6 +4,10 @@
   plate is 40-120 px wide (uniform, seeded) and pasted at a random place into a 1920x1080 or
   4032x3024 frame. The rest of the frame is the same photo blurred beyond reading and
   stretched, so the detector sees texture but no second readable plate.
+- `eu-in-1280`, `br-in-1280` (the first 40 photos): the same in a 1280x720 frame, the size of
+  most held-back US car photos whose plates were 50-200 px wide; a 1280-px photo is detected
+  on the default 640 canvas, at half size, where the 1920 frames are seen at 0.75. Made with
+  their own seed after the others, so adding them left the other variants unchanged.
 - `us-crops-small`: every US crop downscaled to 40-100 px wide (kept at that size), and
   `us-crops-60`: every US crop at 60 px wide (the model issue's target variant).
 
@@ -23,10 +27,11 @@ import cv2
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-FRAMES = {"1920": (1920, 1080), "4032": (4032, 3024)}
+FRAMES = {"1920": (1920, 1080), "4032": (4032, 3024), "1280": (1280, 720)}
 # Only the first photos of each set are framed: the whole-image baseline reads a 1920x1080
 # frame in about 18 s and a 4032x3024 one in about 45 s on one core.
-FRAME_LIMIT = {"1920": 40, "4032": 15}
+FRAME_LIMIT = {"1920": 40, "4032": 15, "1280": 40}
+LATER_FRAMES = {"1280": 1280}  # frame -> its own seed: variants added later leave the others' draws unchanged
 PASTED_PLATE_WIDTH = (40, 120)
 SMALL_CROP_WIDTH = (40, 100)
 
@@ -99,12 +104,18 @@ def main() -> None:
     if not SHARED.is_dir():
         raise SystemExit(f"{SHARED} is missing: the stress variants are made from the shared datasets")
     rng = np.random.default_rng(0)
-    for name, folder in (("eu", "openalpr-eu"), ("br", "openalpr-br")):
-        for frame in FRAMES:
+    photo_sets = (("eu", "openalpr-eu"), ("br", "openalpr-br"))
+    for name, folder in photo_sets:
+        for frame in [f for f in FRAMES if f not in LATER_FRAMES]:
             limit = min(args.limit or FRAME_LIMIT[frame], FRAME_LIMIT[frame])
             make_frames(name, SHARED / folder, frame, args.out, limit, rng)
     make_small_crops(SHARED / "openalpr-us-crops", args.out, SMALL_CROP_WIDTH, "small", rng)
     make_small_crops(SHARED / "openalpr-us-crops", args.out, (60, 60), "60", rng)
+    for frame, seed in LATER_FRAMES.items():
+        later_rng = np.random.default_rng(seed)
+        for name, folder in photo_sets:
+            limit = min(args.limit or FRAME_LIMIT[frame], FRAME_LIMIT[frame])
+            make_frames(name, SHARED / folder, frame, args.out, limit, later_rng)
 
 
 if __name__ == "__main__":

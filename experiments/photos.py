@@ -47,6 +47,8 @@ SETS = {
     "br-in-1920": (STRESS / "br-in-1920", False, "openalpr-br"),
     "eu-in-4032": (STRESS / "eu-in-4032", False, "openalpr-eu"),
     "br-in-4032": (STRESS / "br-in-4032", False, "openalpr-br"),
+    "eu-in-1280": (STRESS / "eu-in-1280", False, "openalpr-eu"),
+    "br-in-1280": (STRESS / "br-in-1280", False, "openalpr-br"),
     "openalpr-us-crops": (SHARED / "openalpr-us-crops", True, "openalpr-us-crops"),
     "us-crops-small": (STRESS / "us-crops-small", True, "openalpr-us-crops"),
     "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, "openalpr-br-crops"),

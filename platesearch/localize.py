@@ -29,8 +29,9 @@ from platesearch.textmatch import join_readings
 
 DEFAULT_MAX_SIDE = 640  # detector canvas (longest side); 640 kept recall of 960 at half the time: BENCHMARKS.md
 DEFAULT_MAX_CANDIDATES = 8
-REFERENCE_SIDE = 1280  # photos up to this long side get the canvas asked for; larger ones more
-LARGE_PHOTO_SCALE = 0.75  # detector pixels per photo pixel above REFERENCE_SIDE (detector_canvas)
+LARGE_PHOTO_SCALE = (
+    0.75  # detector pixels per photo pixel for photos too large for the canvas asked for (detector_canvas)
+)
 MAX_CANVAS = 2048  # larger canvases are run as tiles of this size, TILE_OVERLAP photo pixels apart
 TILE_OVERLAP = 256
 MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
@@ -281,18 +282,15 @@ def _zoom(image: np.ndarray, quad: np.ndarray, first_scale: float) -> list[np.nd
 
 
 def detector_canvas(shape: tuple[int, ...], max_side: int = DEFAULT_MAX_SIDE) -> int:
-    """The detector canvas (longest side) for a photo: `max_side` up to 1280-pixel photos, and
-    LARGE_PHOTO_SCALE of the photo's size above (scaled by max_side / 640 like the default).
+    """The detector canvas (longest side) for a photo: LARGE_PHOTO_SCALE of the photo's size, and
+    at least `max_side` (both scaled by max_side / 640 like the default).
 
-    A 1280x720 photo is seen at 640 (the speed target). Larger frames are often wide scenes
-    whose plates are small: in 1920x1080 frames, 40-60 px plates were found 7 of 16 times at
-    half size, 14 of 16 at 0.75, 14 of 15 at full size, for 1.9 / 3.9 / 7.7 CPU s per frame
-    (RESULTS.md §0).
+    A photo is never seen at less than three quarters of its size, so a 1280x720 photo gets a
+    960 canvas. At 640 (half size) its 40-60 px plates were found 7 of 19 times (eu-in-1280 and
+    br-in-1280, RESULTS.md §0); in 1920x1080 frames 40-60 px plates were found 7 of 16 times at
+    half size, 14 of 16 at 0.75, 14 of 15 at full size, for 1.9 / 3.9 / 7.7 CPU s per frame.
     """
-    long_side = max(shape[:2])
-    if long_side <= REFERENCE_SIDE:
-        return max_side
-    return max(max_side, int(long_side * LARGE_PHOTO_SCALE * max_side / DEFAULT_MAX_SIDE))
+    return max(max_side, int(max(shape[:2]) * LARGE_PHOTO_SCALE * max_side / DEFAULT_MAX_SIDE))
 
 
 def tiles(shape: tuple[int, ...], tile_side: float, overlap: int = TILE_OVERLAP) -> list[tuple[int, int, int, int]]:

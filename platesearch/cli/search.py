@@ -105,8 +105,8 @@ def index(
         typer.Option(
             "--detector-max-side",
             min=64,
-            help=f"Text detector canvas, longest side in pixels, for photos up to 1280 px (default {DEFAULT_MAX_SIDE}; "
-            "512 is faster, see BENCHMARKS.md); larger photos get proportionally more.",
+            help=f"Text detector canvas, longest side in pixels, at the least (default {DEFAULT_MAX_SIDE}; 512 is faster, "
+            "see BENCHMARKS.md); photos are seen at three quarters of their size or more, scaled by the same ratio.",
         ),
     ] = None,
     video_fps: Annotated[

@@ -1,8 +1,7 @@
 """Find candidate plate regions in a full photo with EasyOCR's text detector, offline.
 
-The detector runs on the whole photo with low thresholds (small plates answer it weakly): at a
-small canvas up to 1280x720, at three quarters of the photo's size above (in tiles when that
-is large), then again on an enlarged crop around each box too low to read well, so a 50-pixel
+The detector runs on the whole photo with low thresholds (small plates answer it weakly): at
+three quarters of the photo's size, at least on a 640 canvas (in tiles when that is large), then again on an enlarged crop around each box too low to read well, so a 50-pixel
 plate in a large frame is found and read at a useful scale. The text boxes are
 cropped as candidates; boxes a plate was split into ("AA 5149 EK" as three boxes) are
 merged, and the parts are kept too. Every plausible

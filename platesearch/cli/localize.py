@@ -42,7 +42,7 @@ def localize(
     max_side: Annotated[
         int,
         typer.Option(
-            help="Detector canvas for photos up to 1280 px; larger photos are seen at 0.75 of their size "
+            help="Detector canvas at the least; photos are seen at 0.75 of their size or more "
             "(scaled like this), in tiles above 2048.",
         ),
     ] = DEFAULT_MAX_SIDE,

@@ -1,8 +1,9 @@
 """Find candidate plate regions in a full photo with EasyOCR's text detector, offline.
 
 The detector runs on the whole photo with low thresholds (small plates answer it weakly): at
-three quarters of the photo's size, at least on a 640 canvas (in tiles when that is large), then again on an enlarged crop around each box too low to read well, so a 50-pixel
-plate in a large frame is found and read at a useful scale. The text boxes are
+three quarters of the photo's size, at least on a 640 canvas (in tiles when that is large),
+then again on an enlarged crop around each box too low to read well, so a 50-pixel plate in a
+large frame is found and read at a useful scale. The text boxes are
 cropped as candidates; boxes a plate was split into ("AA 5149 EK" as three boxes) are
 merged, and the parts are kept too. Every plausible
 candidate is kept even when its OCR text fits no known format: OCR text is noisy, and the
@@ -26,11 +27,9 @@ from platesearch.plates import matching_formats
 from platesearch.runtime import cache_dir, configure_torch, detector_in_bfloat16
 from platesearch.textmatch import join_readings
 
-DEFAULT_MAX_SIDE = 640  # detector canvas (longest side); 640 kept recall of 960 at half the time: BENCHMARKS.md
+DEFAULT_MAX_SIDE = 640  # the smallest detector canvas (longest side); larger photos get PHOTO_SCALE of their size
 DEFAULT_MAX_CANDIDATES = 8
-LARGE_PHOTO_SCALE = (
-    0.75  # detector pixels per photo pixel for photos too large for the canvas asked for (detector_canvas)
-)
+PHOTO_SCALE = 0.75  # detector pixels per photo pixel, at the least (detector_canvas)
 MAX_CANVAS = 2048  # larger canvases are run as tiles of this size, TILE_OVERLAP photo pixels apart
 TILE_OVERLAP = 256
 MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
@@ -281,7 +280,7 @@ def _zoom(image: np.ndarray, quad: np.ndarray, first_scale: float) -> list[np.nd
 
 
 def detector_canvas(shape: tuple[int, ...], max_side: int = DEFAULT_MAX_SIDE) -> int:
-    """The detector canvas (longest side) for a photo: LARGE_PHOTO_SCALE of the photo's size, and
+    """The detector canvas (longest side) for a photo: PHOTO_SCALE of the photo's size, and
     at least `max_side` (both scaled by max_side / 640 like the default).
 
     A photo is never seen at less than three quarters of its size, so a 1280x720 photo gets a
@@ -289,7 +288,7 @@ def detector_canvas(shape: tuple[int, ...], max_side: int = DEFAULT_MAX_SIDE) ->
     br-in-1280, RESULTS.md §0); in 1920x1080 frames 40-60 px plates were found 7 of 16 times at
     half size, 14 of 16 at 0.75, 14 of 15 at full size, for 1.9 / 3.9 / 7.7 CPU s per frame.
     """
-    return max(max_side, int(max(shape[:2]) * LARGE_PHOTO_SCALE * max_side / DEFAULT_MAX_SIDE))
+    return max(max_side, int(max(shape[:2]) * PHOTO_SCALE * max_side / DEFAULT_MAX_SIDE))
 
 
 def tiles(shape: tuple[int, ...], tile_side: float, overlap: int = TILE_OVERLAP) -> list[tuple[int, int, int, int]]:

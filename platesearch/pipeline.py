@@ -156,8 +156,8 @@ class PlateIndex:
         least PARALLEL_MIN_FILES files. Workers are spawned fresh processes: like any use of
         multiprocessing, a script that asks for them must keep its top-level code under
         `if __name__ == "__main__":`, or each worker runs the script again.
-        `detector_max_side`: the text detector's canvas (default localize.DEFAULT_MAX_SIDE, 640;
-        512 is about 1.5x faster on 1280x720 photos with the same recall, see BENCHMARKS.md).
+        `detector_max_side`: the text detector's smallest canvas (default localize.DEFAULT_MAX_SIDE,
+        640; photos are seen at 0.75 of their size or more, scaled by the same ratio; BENCHMARKS.md).
         `stop`: once set, the run ends after the file at hand; what is done stays committed.
         `engine`: "local", or "ray": the files are indexed by Ray actors, one shard each
         (`distributed.py`), on the cluster at `ray_address` or a local one; `workers` is then the

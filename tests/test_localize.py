@@ -135,17 +135,15 @@ def _paste_into_frame():
 def test_small_plate_in_a_large_frame_is_found_and_read(sample):
     """A 90-pixel plate in a 1920x1080 frame, 68 pixels at the whole-photo canvas: the zoom reads it."""
     paste_into_frame = _paste_into_frame()
-    items = [
-        i for i in load_dataset(sample / "photos").items if i.plate in {"RK291AT", "RK865AC", "RK855AP", "RK875AE"}
-    ]
+    items = [i for i in load_dataset(sample / "photos").items if i.plate in {"RK291AT", "RK865AC"}]
     found = read = 0
     for item in items:
         frame, box = paste_into_frame(read_image(item.path), item.box, (1920, 1080), 90, np.random.default_rng(1))
         hits = [c for c in loc.localize(frame) if box_iou(c.box, box) >= 0.3]
         found += bool(hits)
         read += any(best_reading(item.plate, c.ocr_text)[0] >= 0.85 for c in hits)
-    # measured 2026-11-25: 4 of 4 found, 4 of 4 read within one character
-    assert found >= 3 and read >= 2
+    # measured 2026-11-25 on these and two more frames: 4 of 4 found, 4 of 4 read within one character
+    assert found == len(items) == 2 and read >= 1
 
 
 def test_large_photos_get_a_larger_canvas_in_tiles():

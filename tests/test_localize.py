@@ -57,6 +57,25 @@ def test_plausibility_prefers_plate_like_text():
     assert loc.plausibility("AB1234", 0.9, 4.0) > loc.plausibility("AB1234", 0.9, 13.0)
 
 
+def _candidate(box: tuple[int, int, int, int], plausibility: float) -> loc.Candidate:
+    x, y, w, h = box
+    quad = np.float32([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    return loc.Candidate(quad, box, np.zeros((h, w, 3), np.uint8), "TEXT", 0.9, plausibility)
+
+
+def test_a_sign_read_many_ways_does_not_crowd_out_a_plate():
+    sign = [_candidate((800 + 4 * n, 110, 40 + 3 * n, 16), 0.95 - 0.01 * n) for n in range(10)]  # one sign, 10 merges
+    other_line = _candidate((800, 170, 60, 18), 0.7)
+    plate = _candidate((580, 266, 60, 14), 0.63)
+    ranked = sorted([*sign, other_line, plate], key=lambda c: -c.plausibility)
+    assert all(c is not plate for c in ranked[:8])  # the cap by plausibility alone would drop it
+    kept = [id(c) for c in loc.spread_over_regions(ranked, 8)]
+    assert len(kept) == 8
+    assert id(plate) in kept and id(other_line) in kept
+    assert kept == [id(c) for c in ranked if id(c) in kept]  # still most plausible first
+    assert kept[:6] == [id(c) for c in sign[:6]]  # the rest of the places go to the sign, best first
+
+
 @pytest.mark.slow
 def test_reader_is_built_offline(monkeypatch):
     """Fails if EasyOCR reaches for the network while building the reader."""

@@ -24,6 +24,7 @@ from platesearch.binarize import binarize, to_gray
 from platesearch.config import plate_rules
 from platesearch.metrics import box_iou
 from platesearch.plates import matching_formats
+from platesearch.records import Box
 from platesearch.runtime import cache_dir, configure_torch, detector_in_bfloat16
 from platesearch.textmatch import join_readings
 
@@ -459,9 +460,9 @@ def spread_over_regions(candidates: list[Candidate], limit: int) -> list[Candida
     region's second, in the same order. A region is the boxes that overlap its most plausible
     one: a road sign's lines, read as a dozen merges of one another, must not crowd out a plate
     (in a 1920x1080 frame they took all 8 places from a 61-px plate ranked ninth)."""
-    leaders: list[tuple[int, int, int, int]] = []
+    leaders: list[Box] = []
     taken: list[int] = []  # candidates each region holds so far
-    depth = []  # how many better candidates of its own region each candidate has
+    depth: list[int] = []  # how many better candidates of its own region each candidate has
     for candidate in candidates:
         region = next((n for n, box in enumerate(leaders) if box_iou(box, candidate.box) > 0), len(leaders))
         if region == len(leaders):

@@ -39,6 +39,10 @@ CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of i
 # Whole-photo pass: EasyOCR's defaults (text 0.7, low text 0.4) miss small plates, which
 # answer the detector weakly; lower thresholds find them on the same canvas at the same cost.
 TEXT_THRESHOLD, LOW_TEXT = 0.3, 0.2
+# A photo where they find no candidate at all is detected once more with these: 40-46 px plates
+# in 1280x720 and 1920x1080 frames answered only them (3 of the 4 visible photos left without a
+# candidate); on every photo they would add candidates and cost.
+NOTHING_FOUND_THRESHOLDS = (0.15, 0.1)
 # A box lower than ZOOM_BELOW photo pixels, or not shaped like a text line, is detected again
 # on a crop around it, enlarged so the box is ZOOM_HEIGHT pixels high (at most ZOOM_PIXELS
 # pixels in all): the detector then separates and bounds the text that the small canvas blurred.
@@ -307,7 +311,9 @@ def tiles(shape: tuple[int, ...], tile_side: float, overlap: int = TILE_OVERLAP)
     return [(x0, y0, x1, y1) for y0, y1 in spans(height) for x0, x1 in spans(width)]
 
 
-def _detect_photo(image: np.ndarray, max_side: int) -> list[np.ndarray]:
+def _detect_photo(
+    image: np.ndarray, max_side: int, thresholds: tuple[float, float] = (TEXT_THRESHOLD, LOW_TEXT)
+) -> list[np.ndarray]:
     """Whole-photo detection, then small boxes detected again at zoom.
 
     A canvas over MAX_CANVAS is run as tiles at the same scale (the detector's memory grows
@@ -316,7 +322,7 @@ def _detect_photo(image: np.ndarray, max_side: int) -> list[np.ndarray]:
     """
 
     def detect_weak(region: np.ndarray, region_canvas: int) -> list[np.ndarray]:
-        return _detect(region, region_canvas, TEXT_THRESHOLD, LOW_TEXT, min_size=4)
+        return _detect(region, region_canvas, *thresholds, min_size=4)
 
     canvas = detector_canvas(image.shape, max_side)
     first_scale = min(1.0, canvas / max(image.shape[:2]))
@@ -423,7 +429,14 @@ def localize(
     image: np.ndarray, max_side: int = DEFAULT_MAX_SIDE, max_candidates: int = DEFAULT_MAX_CANDIDATES
 ) -> list[Candidate]:
     """Candidate plate regions of a BGR photo, most plausible first (at most `max_candidates`)."""
-    quads = _detect_photo(image, max_side)
+    candidates = _candidates(image, _detect_photo(image, max_side))
+    if not candidates:
+        candidates = _candidates(image, _detect_photo(image, max_side, NOTHING_FOUND_THRESHOLDS))
+    return [_read_again(c) for c in spread_over_regions(candidates, max_candidates)]
+
+
+def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:
+    """The detected quads read, merged into lines and kept when plate-shaped, most plausible first."""
     gray = to_gray(image)
     boxes = [_TextBox(q, _plate_chars(t), c) for q, (t, c) in zip(quads, _recognize(gray, quads), strict=True)]
     candidates = []
@@ -452,7 +465,7 @@ def localize(
             )
         )
     candidates.sort(key=lambda c: -c.plausibility)
-    return [_read_again(c) for c in spread_over_regions(candidates, max_candidates)]
+    return candidates
 
 
 def spread_over_regions(candidates: list[Candidate], limit: int) -> list[Candidate]:

@@ -76,6 +76,26 @@ def test_a_sign_read_many_ways_does_not_crowd_out_a_plate():
     assert kept[:6] == [id(c) for c in sign[:6]]  # the rest of the places go to the sign, best first
 
 
+@pytest.mark.parametrize("found_at_first", [True, False])
+def test_a_photo_without_candidates_is_detected_again_with_lower_thresholds(monkeypatch, found_at_first):
+    plate = _candidate((580, 266, 40, 9), 0.6)
+    asked = []
+
+    def detect_photo(image, max_side, thresholds=(loc.TEXT_THRESHOLD, loc.LOW_TEXT)):
+        asked.append(thresholds)
+        answers = found_at_first or thresholds == loc.NOTHING_FOUND_THRESHOLDS
+        return [plate.quad] if answers else []
+
+    monkeypatch.setattr(loc, "_detect_photo", detect_photo)
+    monkeypatch.setattr(loc, "_candidates", lambda image, quads: [plate] if quads else [])
+    monkeypatch.setattr(loc, "_read_again", lambda candidate: candidate)
+    kept = loc.localize(np.zeros((720, 1280, 3), np.uint8))
+    assert [c is plate for c in kept] == [True]
+    first = (loc.TEXT_THRESHOLD, loc.LOW_TEXT)
+    assert asked == ([first] if found_at_first else [first, loc.NOTHING_FOUND_THRESHOLDS])
+    assert loc.NOTHING_FOUND_THRESHOLDS < first
+
+
 @pytest.mark.slow
 def test_reader_is_built_offline(monkeypatch):
     """Fails if EasyOCR reaches for the network while building the reader."""

@@ -3,7 +3,8 @@
 The detector runs on the whole photo with low thresholds (small plates answer it weakly): at
 three quarters of the photo's size, at least on a 640 canvas (in tiles when that is large),
 then again on an enlarged crop around each box too low to read well, so a 50-pixel plate in a
-large frame is found and read at a useful scale. The text boxes are
+large frame is found and read at a useful scale (a photo where nothing is found is detected
+once more at still lower thresholds). The text boxes are
 cropped as candidates; boxes a plate was split into ("AA 5149 EK" as three boxes) are
 merged, and the parts are kept too. Every plausible
 candidate is kept even when its OCR text fits no known format: OCR text is noisy, and the

@@ -42,7 +42,7 @@ CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of i
 TEXT_THRESHOLD, LOW_TEXT = 0.3, 0.2
 # A photo where they find no candidate at all is detected once more with these: 40-46 px plates
 # in 1280x720 and 1920x1080 frames answered only them (3 of the 4 visible photos left without a
-# candidate); on every photo they would add candidates and cost.
+# candidate); on every photo they would add candidates and cost. A photo with no text pays twice.
 NOTHING_FOUND_THRESHOLDS = (0.15, 0.1)
 # A box lower than ZOOM_BELOW photo pixels, or not shaped like a text line, is detected again
 # on a crop around it, enlarged so the box is ZOOM_HEIGHT pixels high (at most ZOOM_PIXELS

@@ -53,3 +53,28 @@ def make_store(tmp_path):
     yield make
     for store in opened:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def committed_photos():
+    """A function: the photos an index has committed so far, over every shard; 0 before its
+    catalog exists. It reads while a writer runs (and after one was killed)."""
+    import sqlite3
+    from contextlib import closing
+
+    from platesearch.shards import shard_directories
+
+    def count(directory: Path) -> int:
+        total = 0
+        for shard in shard_directories(directory):
+            catalog = shard / "catalog.sqlite"
+            if not catalog.exists():
+                continue
+            try:
+                with closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=1)) as db:
+                    total += db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+            except sqlite3.OperationalError:  # the writer has not created the table yet
+                pass
+        return total
+
+    return count

@@ -5,7 +5,6 @@ import fcntl
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -49,15 +48,6 @@ def wait_until_unlocked(directory, seconds: float = 60.0) -> None:
                     time.sleep(0.2)
 
 
-def committed_photos(directory) -> int:
-    total = 0
-    for shard in shard_directories(directory):
-        if (shard / "catalog.sqlite").exists():
-            with sqlite3.connect(f"file:{shard / 'catalog.sqlite'}?mode=ro", uri=True) as db:
-                total += db.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
-    return total
-
-
 def test_the_ray_engine_gives_the_answers_of_one_process(tmp_path, sample, ray_runtime):
     """Six of the sample photos (each is localized twice here: a third of the suite's time with all 18)."""
     items = load_dataset(sample / "photos").items[::3]
@@ -82,7 +72,7 @@ def test_the_ray_engine_gives_the_answers_of_one_process(tmp_path, sample, ray_r
         assert again.skipped == 6 and again.indexed == 0
 
 
-def test_a_killed_ray_run_resumes(tmp_path, sample, ray_runtime):
+def test_a_killed_ray_run_resumes(tmp_path, sample, ray_runtime, committed_photos):
     """Eight of the sample photos: four an actor, so the run is still going after its first commit."""
     photos, directory = tmp_path / "photos", tmp_path / "index"
     photos.mkdir()

@@ -3,7 +3,6 @@ and readers during both runs only ever see committed, consistent views."""
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -35,16 +34,6 @@ def _children(pid: int) -> list[int]:
     return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
 
 
-def _committed_photos(index_dir: Path) -> int:
-    catalog = index_dir / "catalog.sqlite"
-    if not catalog.exists():
-        return 0
-    try:
-        return sqlite3.connect(catalog, timeout=1).execute("SELECT COUNT(*) FROM photos").fetchone()[0]
-    except sqlite3.OperationalError:  # the writer has not created the table yet
-        return 0
-
-
 def _check_a_readers_view(index_dir: Path) -> bool:
     """Open the index as a reader while it is written; False when there is nothing to open yet."""
     if not (index_dir / "catalog.sqlite").exists() or not (index_dir / "manifest.json").exists():
@@ -63,7 +52,7 @@ def _check_a_readers_view(index_dir: Path) -> bool:
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_with_readers_throughout(many_crops, tmp_path):
+def test_sigkill_then_resume_with_readers_throughout(many_crops, tmp_path, committed_photos):
     index_dir = tmp_path / "index"
     total = len(list(many_crops.iterdir()))
     command = [sys.executable, "-m", "platesearch", "index", str(many_crops), "--index", str(index_dir), "--crops"]
@@ -71,7 +60,7 @@ def test_sigkill_then_resume_with_readers_throughout(many_crops, tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
-        while time.time() < deadline and process.poll() is None and _committed_photos(index_dir) == 0:
+        while time.time() < deadline and process.poll() is None and committed_photos(index_dir) == 0:
             _check_a_readers_view(index_dir)
             time.sleep(0.05)
         assert process.poll() is None, "indexing finished before it could be interrupted"

@@ -138,11 +138,11 @@ class Preparer:
         return Prepared(job, rows, pack_plates(plate_images), None, seconds, taken_at(job.path, job.mtime))
 
     def _prepared_candidates(
-        self, image: np.ndarray, seconds: dict[str, float]
+        self, image: np.ndarray, seconds: dict[str, float], video_frame: bool = False
     ) -> tuple[list[CropRow], list[np.ndarray]]:
         """Localize, binarize and read one image; the time each took is added to `seconds`."""
         started = time.perf_counter()
-        found = self._candidates(image)
+        found = self._candidates(image, video_frame)
         localized = time.perf_counter()
         plate_images = [binarize(crop) for _, crop in found]
         rows = [row for row, _ in found]
@@ -171,7 +171,7 @@ class Preparer:
                 tracker.repeat(frame.time)
             else:
                 try:
-                    rows, images = self._prepared_candidates(frame.image, seconds)
+                    rows, images = self._prepared_candidates(frame.image, seconds, video_frame=True)
                 except (ValueError, cv2.error):  # one frame that cannot be processed: the next may
                     rows, images = [], []
                 tracker.add(frame.time, rows)
@@ -189,7 +189,7 @@ class Preparer:
             frames.ended_early,
         )
 
-    def _candidates(self, image: np.ndarray) -> list[tuple[CropRow, np.ndarray]]:
+    def _candidates(self, image: np.ndarray, video_frame: bool) -> list[tuple[CropRow, np.ndarray]]:
         # EasyOCR (torch) loads only when photos or OCR readings need it.
         if self.inputs_are_crops:
             h, w = image.shape[:2]
@@ -201,7 +201,8 @@ class Preparer:
             return [(CropRow((0, 0, w, h), join_readings(readings), confidence), image)]
         from platesearch.localize import DEFAULT_MAX_SIDE, localize
 
-        found = localize(image, max_side=self.detector_max_side or DEFAULT_MAX_SIDE)
+        # a video frame with nothing in it is not detected twice (localize): most such frames are empty
+        found = localize(image, self.detector_max_side or DEFAULT_MAX_SIDE, detect_again_if_empty=not video_frame)
         return [(CropRow(c.box, c.ocr_text, c.ocr_confidence), c.crop) for c in found]
 
 

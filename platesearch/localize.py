@@ -4,7 +4,7 @@ The detector runs on the whole photo with low thresholds (small plates answer it
 three quarters of the photo's size, at least on a 640 canvas (in tiles when that is large),
 then again on an enlarged crop around each box too low to read well, so a 50-pixel plate in a
 large frame is found and read at a useful scale (a photo where nothing is found is detected
-once more at still lower thresholds). The text boxes are
+once more at still lower thresholds, a video frame not). The text boxes are
 cropped as candidates; boxes a plate was split into ("AA 5149 EK" as three boxes) are
 merged, and the parts are kept too. Every plausible
 candidate is kept even when its OCR text fits no known format: OCR text is noisy, and the
@@ -42,7 +42,8 @@ CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of i
 TEXT_THRESHOLD, LOW_TEXT = 0.3, 0.2
 # A photo where they find no candidate at all is detected once more with these: 40-46 px plates
 # in 1280x720 and 1920x1080 frames answered only them (3 of the 4 visible photos left without a
-# candidate); on every photo they would add candidates and cost. A photo with no text pays twice.
+# candidate); on every photo they would add candidates and cost. A photo with no text pays twice
+# (a video frame does not: localize's detect_again_if_empty).
 NOTHING_FOUND_THRESHOLDS = (0.15, 0.1)
 # A box lower than ZOOM_BELOW photo pixels, or not shaped like a text line, is detected again
 # on a crop around it, enlarged so the box is ZOOM_HEIGHT pixels high (at most ZOOM_PIXELS
@@ -427,11 +428,19 @@ def _whole_quad(image: np.ndarray) -> np.ndarray:
 
 
 def localize(
-    image: np.ndarray, max_side: int = DEFAULT_MAX_SIDE, max_candidates: int = DEFAULT_MAX_CANDIDATES
+    image: np.ndarray,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    detect_again_if_empty: bool = True,
 ) -> list[Candidate]:
-    """Candidate plate regions of a BGR photo, most plausible first (at most `max_candidates`)."""
+    """Candidate plate regions of a BGR photo, most plausible first (at most `max_candidates`).
+
+    `detect_again_if_empty=False` skips the second detection of a photo with no candidate: for
+    video frames, where empty frames are common and a plate missed in one frame is on screen in
+    the next ones.
+    """
     candidates = _candidates(image, _detect_photo(image, max_side))
-    if not candidates:
+    if not candidates and detect_again_if_empty:
         candidates = _candidates(image, _detect_photo(image, max_side, NOTHING_FOUND_THRESHOLDS))
     return [_read_again(c) for c in spread_over_regions(candidates, max_candidates)]
 

@@ -95,6 +95,11 @@ def test_a_photo_without_candidates_is_detected_again_with_lower_thresholds(monk
     assert asked == ([first] if found_at_first else [first, loc.NOTHING_FOUND_THRESHOLDS])
     assert loc.NOTHING_FOUND_THRESHOLDS < first
 
+    asked.clear()  # a video frame is not detected twice
+    kept = loc.localize(np.zeros((720, 1280, 3), np.uint8), detect_again_if_empty=False)
+    assert [c is plate for c in kept] == ([True] if found_at_first else [])
+    assert asked == [first]
+
 
 @pytest.mark.slow
 def test_reader_is_built_offline(monkeypatch):

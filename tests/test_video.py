@@ -74,6 +74,28 @@ def test_empty_missing_and_out_of_range_videos_are_clear_errors(tmp_path, video)
         read_frame(video, 99.0)
 
 
+def test_an_empty_video_frame_is_detected_once_where_an_empty_photo_is_detected_twice(tmp_path, monkeypatch):
+    """A textless photo gets localize's second, lower-threshold detection; a textless video
+    frame does not (the plate of a frame is on screen in the next ones, and empty frames abound)."""
+    from platesearch import localize as loc
+    from platesearch.ingest import Job, Preparer
+
+    blank = np.full((240, 320, 3), 90, np.uint8)
+    cv2.imwrite(str(tmp_path / "empty.png"), blank)
+    writer = cv2.VideoWriter(str(tmp_path / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(10):
+        writer.write(blank)
+    writer.release()
+    detections = []
+    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *thresholds: detections.append(1) or [])
+    prepare = Preparer(inputs_are_crops=False, ocr=True, max_pixels=10**8)
+    for name, expected in (("empty.png", 2), ("empty.avi", 1)):  # the still video: one frame localized
+        detections.clear()
+        prepared = prepare(Job(str(tmp_path / name), "", 0, 0.0))
+        assert prepared.error is None and prepared.crops == []
+        assert len(detections) == expected, name
+
+
 @pytest.mark.slow
 def test_a_still_video_through_a_worker_is_one_frame_whose_sightings_last_to_its_end(tmp_path, sample):
     """The worker-process path (pickled results): one frame localized, the repeats extend its sightings."""

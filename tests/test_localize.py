@@ -5,6 +5,7 @@ import importlib.util
 import json
 import socket
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,28 @@ def test_a_sign_read_many_ways_does_not_crowd_out_a_plate():
     assert kept[:6] == [id(c) for c in sign[:6]]  # the rest of the places go to the sign, best first
 
 
+def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):
+    """Small plates read differently with the crop framed a pixel differently: each framing's
+    binarized plate is one more reading, after the candidate's own, without repeats or blanks."""
+    plate = _candidate((500, 300, 100, 20), 0.6)
+    plate = replace(plate, readings=("RK776A",))
+    monkeypatch.setattr(loc, "read_crop", lambda crop: (["RK776A", "RK776AI"], 0.5))
+    monkeypatch.setattr(loc, "binarize", lambda crop: crop)  # the framed crop passes through unchanged
+    framed_sizes = []
+
+    def read_plate_image(framed):
+        framed_sizes.append(framed.shape[:2])
+        return {0: "RKE776AI", 1: ""}[len(framed_sizes) - 1]
+
+    monkeypatch.setattr(loc, "read_plate_image", read_plate_image)
+    photo = np.full((720, 1280, 3), 128, np.uint8)
+    again = loc._read_again(photo, plate)
+    assert again.readings == ("RK776A", "RK776AI", "RKE776AI")
+    expected = [(round(20 * (1 + 2 * my)), round(100 * (1 + 2 * mx))) for mx, my in loc.FRAMING_MARGINS]
+    own = loc.rectify(photo, plate.quad).shape[:2]  # cut at CROP_MARGIN
+    assert framed_sizes == expected and expected[0] < own < expected[1]  # one tighter, one wider
+
+
 @pytest.mark.parametrize("found_at_first", [True, False])
 def test_a_photo_without_candidates_is_detected_again_with_lower_thresholds(monkeypatch, found_at_first):
     plate = _candidate((580, 266, 40, 9), 0.6)
@@ -88,7 +111,7 @@ def test_a_photo_without_candidates_is_detected_again_with_lower_thresholds(monk
 
     monkeypatch.setattr(loc, "_detect_photo", detect_photo)
     monkeypatch.setattr(loc, "_candidates", lambda image, quads: [plate] if quads else [])
-    monkeypatch.setattr(loc, "_read_again", lambda candidate: candidate)
+    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
     kept = loc.localize(np.zeros((720, 1280, 3), np.uint8))
     assert [c is plate for c in kept] == [True]
     first = (loc.TEXT_THRESHOLD, loc.LOW_TEXT)

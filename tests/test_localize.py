@@ -157,22 +157,47 @@ def test_missing_weights_package_is_a_clear_error(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("bfloat16,tolerance", [(False, 1e-4), (True, 0.02)])
 def test_channels_last_detector_keeps_the_score_maps(sample, bfloat16, tolerance):
-    """The channels-last detector is the same network: in float32 its score maps equal the plain
-    network's to rounding, in bfloat16 they stay within 0.02 (measured 2e-3 on noise); EasyOCR
-    gets float32 arrays either way."""
+    """The channels-last detector with its batch norms folded is the same network: in float32 its
+    score maps equal the plain network's to rounding, in bfloat16 they stay within 0.02 (measured
+    2e-3 on noise); EasyOCR gets float32 arrays either way."""
     import torch
+    from easyocr.detection import get_detector
     from easyocr.imgproc import normalizeMeanVariance, resize_aspect_ratio
 
-    craft = loc.get_reader().detector
-    craft = copy.deepcopy(getattr(craft, "net", craft)).to(memory_format=torch.contiguous_format)  # the plain network
+    craft = get_detector(str(Path(loc.easyocr_model_dir()) / "craft_mlt_25k.pth"), "cpu")  # the plain network
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in craft.modules())
     image = read_image(sorted((sample / "photos" / "images").glob("*.jpg"))[0])[:, :, ::-1]
     resized, _, _ = resize_aspect_ratio(image, 640, interpolation=0)
     batch = torch.from_numpy(np.transpose(normalizeMeanVariance(resized), (2, 0, 1))[None].copy())
     with torch.no_grad():
         expected, _ = craft(batch)
-    scores, _ = loc._channels_last_detector(craft, bfloat16)(batch)
+    detector = loc._channels_last_detector(craft, bfloat16)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in detector.modules())
+    scores, _ = detector(batch)
     assert scores.dtype == torch.float32 and scores.shape == expected.shape
     assert float((scores - expected).abs().max()) < tolerance
+
+
+@pytest.mark.slow
+def test_channels_last_recognizer_is_the_same_network(sample):
+    """The channels-last recognizer's convolutional features equal the plain one's to rounding
+    (measured 2e-5 on values up to 45), and it reads the sample's plates the same. Its LSTM is
+    quantized dynamically by EasyOCR, so rounding can still move a reading at a near-tie."""
+    import torch
+
+    from platesearch.binarize import binarize
+
+    wrapped = loc.get_reader().recognizer
+    plain = copy.deepcopy(wrapped.net).to(memory_format=torch.contiguous_format)
+    text = torch.zeros(1, 1, dtype=torch.long)
+    for path in sorted((sample / "crops" / "images").glob("*"))[:5]:
+        plate = binarize(read_image(path))
+        batch = torch.from_numpy(plate.astype(np.float32) / 127.5 - 1.0)[None, None]
+        with torch.no_grad():
+            expected = plain.FeatureExtraction(batch)
+            features = wrapped.net.FeatureExtraction(batch.contiguous(memory_format=torch.channels_last))
+            assert float((features - expected).abs().max()) < 1e-3
+            assert torch.equal(wrapped(batch, text).argmax(-1), plain(batch, text).argmax(-1))
 
 
 @pytest.mark.slow

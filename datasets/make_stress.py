@@ -10,6 +10,14 @@
   their own seed after the others, so adding them left the other variants unchanged.
 - `us-crops-small`: every US crop downscaled to 40-100 px wide (kept at that size), and
   `us-crops-60`: every US crop at 60 px wide (the model issue's target variant).
+- `us-on-cars-1280` (120 photos): US plates on cars in 1280x720 photos, like the held-back US
+  car photos (plates 50-200 px wide, median 88). Every sixth US crop (so every state) is pasted
+  over the labelled plate of an EU or BR photo (in turn), whose own plate is blurred away first;
+  the photo is scaled to cover 1280x720 and cut there around the plate. Plate widths are drawn
+  log-uniform in 50-160 px (median about 89). Own seed, made last. `us-on-cars-1280-b`: the
+  same with other US crops (every sixth from the fourth) on the hosts taken the other way
+  round; made after localization's rules for such plates were designed on the first, to
+  measure them on plates they were not designed on.
 
 Each variant is an ordinary dataset folder (`labels.csv` + `images/`) with the new boxes, so
 `platesearch evaluate` and the benchmarks read it like any other. Deterministic (seed 0).
@@ -34,6 +42,11 @@ FRAME_LIMIT = {"1920": 40, "4032": 15, "1280": 40}
 LATER_FRAMES = {"1280": 1280}  # frame -> its own seed: variants added later leave the others' draws unchanged
 PASTED_PLATE_WIDTH = (40, 120)
 SMALL_CROP_WIDTH = (40, 100)
+US_ON_CARS_FRAME, US_ON_CARS_PHOTOS, US_ON_CARS_STEP, US_ON_CARS_WIDTHS = (1280, 720), 120, 6, (50, 160)
+US_ON_CARS = {  # name -> (first US crop, host datasets in turn, seed)
+    "us-on-cars-1280": (0, ("openalpr-eu", "openalpr-br"), 1281),
+    "us-on-cars-1280-b": (3, ("openalpr-br", "openalpr-eu"), 1282),
+}
 
 
 def _rows(dataset: Path) -> list[dict[str, str]]:
@@ -96,6 +109,56 @@ def make_small_crops(dataset: Path, out: Path, width_range: tuple[int, int], suf
     print(f"{target}: {len(rows)} crops")
 
 
+def plate_on_car(
+    host: np.ndarray, box: tuple[int, int, int, int], plate: np.ndarray, frame_size: tuple[int, int], plate_width: int
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """`host` scaled to cover the frame and cut around its plate, the plate blurred away and
+    `plate` pasted `plate_width` px wide over its centre; the pasted plate's box."""
+    frame_w, frame_h = frame_size
+    x, y, w, h = box
+    host = host.copy()
+    pad_x, pad_y = round(0.15 * w), round(0.3 * h)
+    y0, y1, x0, x1 = max(0, y - pad_y), y + h + pad_y, max(0, x - pad_x), x + w + pad_x
+    host[y0:y1, x0:x1] = cv2.GaussianBlur(host[y0:y1, x0:x1], (0, 0), max(3.0, h / 3))
+    scale = max(frame_w / host.shape[1], frame_h / host.shape[0])
+    host = cv2.resize(host, (round(host.shape[1] * scale), round(host.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
+    left = int(min(max(0, cx - frame_w / 2), host.shape[1] - frame_w))
+    top = int(min(max(0, cy - frame_h / 2), host.shape[0] - frame_h))
+    frame = host[top : top + frame_h, left : left + frame_w].copy()
+    plate_height = max(8, round(plate.shape[0] * plate_width / plate.shape[1]))
+    small = cv2.resize(plate, (plate_width, plate_height), interpolation=cv2.INTER_AREA)
+    px = int(min(max(0, cx - left - plate_width / 2), frame_w - plate_width))
+    py = int(min(max(0, cy - top - plate_height / 2), frame_h - plate_height))
+    frame[py : py + plate_height, px : px + plate_width] = small
+    return frame, (px, py, plate_width, plate_height)
+
+
+def make_us_on_cars(name: str, out: Path, limit: int | None) -> None:
+    first, host_sets, seed = US_ON_CARS[name]
+    rng = np.random.default_rng(seed)
+    target = out / name
+    (target / "images").mkdir(parents=True, exist_ok=True)
+    us = SHARED / "openalpr-us-crops"
+    plates = _rows(us)[first::US_ON_CARS_STEP][: min(US_ON_CARS_PHOTOS, limit or US_ON_CARS_PHOTOS)]
+    one, other = (SHARED / d for d in host_sets)
+    hosts = [h for pair in zip(_rows(one), _rows(other), strict=False) for h in ((one, pair[0]), (other, pair[1]))]
+    low, high = US_ON_CARS_WIDTHS
+    with (target / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "plate", "x", "y", "w", "h", "source"])
+        for plate_row, (host_set, host_row) in zip(plates, hosts, strict=False):
+            host = cv2.imread(str(host_set / host_row["image"]))
+            box = tuple(int(float(host_row[k])) for k in ("x", "y", "w", "h"))
+            width = round(float(np.exp(rng.uniform(np.log(low), np.log(high)))))
+            image, new_box = plate_on_car(host, box, cv2.imread(str(us / plate_row["image"])), US_ON_CARS_FRAME, width)
+            file = f"images/{Path(plate_row['image']).stem}.jpg"
+            cv2.imwrite(str(target / file), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            source = f"{plate_row['image']} on {host_set.name}/{host_row['image']}"
+            writer.writerow([file, plate_row["plate"], *new_box, source])
+    print(f"{target}: {len(plates)} photos")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("build/stress"))
@@ -116,6 +179,8 @@ def main() -> None:
         for name, folder in photo_sets:
             limit = min(args.limit or FRAME_LIMIT[frame], FRAME_LIMIT[frame])
             make_frames(name, SHARED / folder, frame, args.out, limit, later_rng)
+    for name in US_ON_CARS:
+        make_us_on_cars(name, args.out, args.limit)
 
 
 if __name__ == "__main__":

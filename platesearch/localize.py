@@ -29,7 +29,6 @@ from platesearch.binarize import binarize, to_gray
 from platesearch.config import plate_rules
 from platesearch.metrics import box_iou
 from platesearch.plates import matching_formats
-from platesearch.records import Box
 from platesearch.runtime import cache_dir, configure_torch, detector_in_bfloat16
 from platesearch.textmatch import join_readings
 
@@ -40,6 +39,9 @@ MAX_CANVAS = 2048  # larger canvases are run as tiles of this size, TILE_OVERLAP
 TILE_OVERLAP = 256
 MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
 PLATE_ASPECT = (2.0, 8.0)  # width / height of a typical one-line plate's text
+# An unreadable box is kept when plate-shaped, a whole plate included: a US plate (2:1) boxed
+# with its state name and frame, seen small, reads as nothing on the photo's scale.
+UNREAD_PLATE_ASPECT = (1.25, 8.0)
 CROP_MARGIN = (0.06, 0.15)  # extra margin around a text box (of its width, of its height)
 # Whole-photo pass: EasyOCR's defaults (text 0.7, low text 0.4) miss small plates, which
 # answer the detector weakly; lower thresholds find them on the same canvas at the same cost.
@@ -507,7 +509,7 @@ def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:
         w, h = float(x1 - x0), float(y1 - y0)
         if h <= 0 or not MIN_ASPECT <= w / h <= MAX_ASPECT or len(text) > plate_rules().max_length:
             continue
-        if len(text) < 2 and not PLATE_ASPECT[0] <= w / h <= PLATE_ASPECT[1]:
+        if len(text) < 2 and not UNREAD_PLATE_ASPECT[0] <= w / h <= UNREAD_PLATE_ASPECT[1]:
             continue  # unreadable and not plate-shaped; an unreadable plate-shaped box stays
         confidence = float(np.mean([b.confidence for b in group]))
         box = (int(max(0, x0)), int(max(0, y0)), int(round(w)), int(round(h)))
@@ -528,20 +530,25 @@ def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:
 
 
 def spread_over_regions(candidates: list[Candidate], limit: int) -> list[Candidate]:
-    """At most `limit` of `candidates` (most plausible first), every region's best before any
-    region's second, in the same order. A region is the boxes that overlap its most plausible
-    one: a road sign's lines, read as a dozen merges of one another, must not crowd out a plate
-    (in a 1920x1080 frame they took all 8 places from a 61-px plate ranked ninth)."""
-    leaders: list[Box] = []
-    taken: list[int] = []  # candidates each region holds so far
-    depth: list[int] = []  # how many better candidates of its own region each candidate has
-    for candidate in candidates:
-        region = next((n for n, box in enumerate(leaders) if box_iou(box, candidate.box) > 0), len(leaders))
-        if region == len(leaders):
-            leaders.append(candidate.box)
-            taken.append(0)
-        depth.append(taken[region])
-        taken[region] += 1
+    """At most `limit` of `candidates` (most plausible first), every region's best, then every
+    region's largest box, before any region's third, in the same order. A region is the boxes
+    that overlap its most plausible one: a road sign's lines, read as a dozen merges of one
+    another, must not crowd out a plate (in a 1920x1080 frame they took all 8 places from a
+    61-px plate ranked ninth). The largest box of a region holds all of it: a US plate the
+    detector boxed whole reads as garble on the photo's scale, below its own state name's
+    line, but read on its own (read_crop) its lines come apart."""
+    regions: list[list[int]] = []  # each region's candidates, most plausible first
+    for i, candidate in enumerate(candidates):
+        region = next((r for r in regions if box_iou(candidates[r[0]].box, candidate.box) > 0), None)
+        if region is None:
+            regions.append([i])
+        else:
+            region.append(i)
+    depth: dict[int, int] = {}  # each candidate's place in its region's order
+    for region in regions:
+        largest = max(region, key=lambda i: (candidates[i].box[2] * candidates[i].box[3], -i))
+        order = [region[0], *([largest] if largest != region[0] else []), *(i for i in region[1:] if i != largest)]
+        depth.update((i, place) for place, i in enumerate(order))
     kept = sorted(range(len(candidates)), key=lambda i: (depth[i], i))[:limit]
     return [candidates[i] for i in sorted(kept)]
 

@@ -74,7 +74,33 @@ def test_a_sign_read_many_ways_does_not_crowd_out_a_plate():
     assert len(kept) == 8
     assert id(plate) in kept and id(other_line) in kept
     assert kept == [id(c) for c in ranked if id(c) in kept]  # still most plausible first
-    assert kept[:6] == [id(c) for c in sign[:6]]  # the rest of the places go to the sign, best first
+    # the rest go to the sign: its largest merge (which holds all of it), then its best
+    assert kept[:6] == [id(c) for c in [*sign[:5], sign[9]]]
+
+
+def test_a_plate_boxed_whole_is_kept_beside_its_own_lines():
+    """A US plate the detector boxed whole reads worse on the photo's scale than its state name's
+    line inside it; read on its own its lines come apart, so the cap keeps it second in its region."""
+    state_name = _candidate((100, 130, 50, 10), 0.8)
+    state_parts = [_candidate((100, 130, 25, 10), 0.7), _candidate((125, 130, 25, 10), 0.6)]
+    whole_plate = _candidate((90, 100, 80, 40), 0.45)
+    elsewhere = [_candidate((300 + 100 * n, 500, 60, 15), 0.9 - 0.05 * n) for n in range(6)]
+    ranked = sorted([state_name, *state_parts, whole_plate, *elsewhere], key=lambda c: -c.plausibility)
+    kept = loc.spread_over_regions(ranked, 8)
+    assert len(kept) == 8 and any(c is whole_plate for c in kept)
+    assert not any(c is state_parts[1] for c in kept)  # a region's third waits for every region's second
+    assert kept == [c for c in ranked if any(c is k for k in kept)]  # still most plausible first
+
+
+@pytest.mark.parametrize("size,kept", [((84, 44), True), ((74, 52), True), ((50, 48), False)])
+def test_an_unreadable_box_is_kept_when_shaped_like_a_whole_plate(monkeypatch, size, kept):
+    """A small US plate (2:1) boxed with its state name and frame reads as nothing on the photo's
+    scale; shaped like that it stays a candidate, a squarer blob does not."""
+    w, h = size
+    quad = np.float32([[600, 340], [600 + w, 340], [600 + w, 340 + h], [600, 340 + h]])
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("", 0.05)] * len(quads))
+    candidates = loc._candidates(np.full((720, 1280, 3), 128, np.uint8), [quad])
+    assert len(candidates) == int(kept)
 
 
 def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):

@@ -18,7 +18,7 @@ def _make_stress():
 def test_a_plate_on_a_car_is_pasted_at_its_box_and_the_old_plate_is_blurred():
     rng = np.random.default_rng(0)
     host = rng.integers(0, 256, (960, 1280, 3), dtype=np.uint8)  # a 4:3 photo, all texture
-    old_plate = (700, 600, 200, 50)  # near the right edge: the cut must keep it in the frame
+    old_plate = (700, 600, 200, 50)  # low in the photo: the 720-row frame is cut around it
     plate = np.zeros((60, 120, 3), np.uint8)
     plate[:, :60] = 255  # half white, half black: resized, still two flat halves
 

@@ -23,6 +23,21 @@ def sample() -> Path:
     return SAMPLE
 
 
+@pytest.fixture()
+def many_crops(tmp_path, sample) -> Path:
+    """90 distinct plate crops (the 30 sample crops at 3 scales): enough that an indexing run
+    commits several times, so a test can kill it between commits however fast the machine."""
+    import cv2
+
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for n, path in enumerate(sorted((sample / "crops" / "images").iterdir())):
+        image = cv2.imread(str(path))
+        for scale in (1.0, 0.9, 0.8):  # distinct content, so distinct hashes
+            cv2.imwrite(str(folder / f"{n}-{scale}.png"), cv2.resize(image, None, fx=scale, fy=scale))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def sample_crops_index(tmp_path_factory, sample) -> Path:
     """The 30 sample crops indexed with their readings, once a session (a minute of EasyOCR):

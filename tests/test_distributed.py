@@ -72,13 +72,13 @@ def test_the_ray_engine_gives_the_answers_of_one_process(tmp_path, sample, ray_r
         assert again.skipped == 6 and again.indexed == 0
 
 
-def test_a_killed_ray_run_resumes(tmp_path, sample, ray_runtime, committed_photos):
-    """Eight of the sample photos: four an actor, so the run is still going after its first commit."""
-    photos, directory = tmp_path / "photos", tmp_path / "index"
-    photos.mkdir()
-    for item in load_dataset(sample / "photos").items[:8]:
-        shutil.copy(item.path, photos / item.path.name)
-    command = [sys.executable, "-m", "platesearch", "index", str(photos), "--index", str(directory)]
+def test_a_killed_ray_run_resumes(tmp_path, many_crops, ray_runtime, committed_photos):
+    """90 crops, 45 an actor in chunks of CHUNK_FILES (16), each chunk committed: the run is still
+    going after its first commit however fast the machine (8 photos, 4 an actor, were all
+    committed before the kill on a fast one)."""
+    total = len(list(many_crops.iterdir()))
+    directory = tmp_path / "index"
+    command = [sys.executable, "-m", "platesearch", "index", str(many_crops), "--index", str(directory), "--crops"]
     command += ["--engine", "ray", "--workers", "2"]
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -93,15 +93,15 @@ def test_a_killed_ray_run_resumes(tmp_path, sample, ray_runtime, committed_photo
             os.killpg(run.pid, signal.SIGKILL)
     wait_until_unlocked(directory)
     kept = committed_photos(directory)
-    assert 0 < kept < 8
+    assert 0 < kept < total
     with PlateIndex.open(directory) as after_kill:  # loadable as it is
         assert after_kill.stats()["photos"] == kept
     with PlateIndex.create(directory) as resumed:
-        report = resumed.add(photos, engine="ray", workers=2)
-        assert report.skipped == kept and report.indexed == 8 - kept
-        assert resumed.stats()["photos"] == 8
+        report = resumed.add(many_crops, crops=True, engine="ray", workers=2)
+        assert report.skipped == kept and report.indexed == total - kept
+        assert resumed.stats()["photos"] == total
         paths = [
             path for shard in resumed.shards.stores for (path,) in shard.catalog.db.execute("SELECT path FROM photos")
         ]
-        assert len(paths) == len(set(paths)) == 8  # no photo in two shards
+        assert len(paths) == len(set(paths)) == total  # no photo in two shards
     assert verify_index(directory).ok

@@ -8,22 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import faiss
 import pytest
 
 from platesearch.pipeline import PlateIndex
-
-
-@pytest.fixture()
-def many_crops(tmp_path, sample):
-    folder = tmp_path / "crops"
-    folder.mkdir()
-    for n, path in enumerate(sorted((sample / "crops" / "images").iterdir())):
-        image = cv2.imread(str(path))
-        for scale in (1.0, 0.9, 0.8):  # distinct content, so distinct hashes
-            cv2.imwrite(str(folder / f"{n}-{scale}.png"), cv2.resize(image, None, fx=scale, fy=scale))
-    return folder
 
 
 def _children(pid: int) -> list[int]:

@@ -180,19 +180,7 @@ def _channels_last_detector(craft, bfloat16: bool):
     norms saves 12-14 % more on a 960x544 canvas in float32 (maps within 2e-7) and about 10 % in
     bfloat16 (AVX-512, one thread), where the new rounding moves a box edge by a pixel or so in
     about one photo in four. Recognition stays float32: its readings moved in bfloat16."""
-    import torch
-
-    class ChannelsLastDetector(torch.nn.Module):
-        def __init__(self, net: torch.nn.Module) -> None:
-            super().__init__()
-            self.net = _fold_batch_norms(net).to(memory_format=torch.channels_last)
-
-        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
-                scores, features = self.net(images.contiguous(memory_format=torch.channels_last))
-            return scores.float(), features.float()
-
-    return ChannelsLastDetector(craft).eval()
+    return _channels_last(_fold_batch_norms(craft), bfloat16)
 
 
 def _fold_batch_norms(net):
@@ -218,17 +206,25 @@ def _channels_last_recognizer(recognizer):
     dynamically, so a near-tie reading can move (of 40 photos' dozens of readings each, one or
     more moved in 14; what that did to search: BENCHMARKS.md). Its batch norms stay: folded,
     they saved nothing and moved a reading of the sample's 30 plate crops."""
+    return _channels_last(recognizer, bfloat16=False)
+
+
+def _channels_last(net, bfloat16: bool):
+    """`net` (its input images first) run in channels-last layout, in bfloat16 if asked, giving
+    float32 outputs as EasyOCR expects."""
     import torch
 
-    class ChannelsLastRecognizer(torch.nn.Module):
+    class ChannelsLast(torch.nn.Module):
         def __init__(self, net: torch.nn.Module) -> None:
             super().__init__()
             self.net = net.to(memory_format=torch.channels_last)
 
-        def forward(self, images: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-            return self.net(images.contiguous(memory_format=torch.channels_last), text)
+        def forward(self, images: torch.Tensor, *rest: torch.Tensor):
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+                out = self.net(images.contiguous(memory_format=torch.channels_last), *rest)
+            return tuple(t.float() for t in out) if isinstance(out, tuple) else out.float()
 
-    return ChannelsLastRecognizer(recognizer).eval()
+    return ChannelsLast(net).eval()
 
 
 def _plate_chars(text: str) -> str:

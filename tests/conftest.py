@@ -23,6 +23,17 @@ def sample() -> Path:
     return SAMPLE
 
 
+@pytest.fixture(scope="session")
+def make_stress():
+    """datasets/make_stress.py, the script that builds the stress variants, as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_stress", REPO / "datasets" / "make_stress.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture()
 def many_crops(tmp_path, sample) -> Path:
     """90 distinct plate crops (the 30 sample crops at 3 scales): enough that an indexing run

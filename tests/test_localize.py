@@ -1,7 +1,6 @@
 """Localization: offline EasyOCR, box merging, and candidates that overlap real labelled plates."""
 
 import copy
-import importlib.util
 import json
 import socket
 import urllib.request
@@ -16,8 +15,6 @@ from platesearch.datasets import load_dataset
 from platesearch.media import read_image
 from platesearch.metrics import box_iou
 from platesearch.textmatch import best_reading
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def text_box(x0, x1, y0, y1, text="A", confidence=0.9):
@@ -243,18 +240,10 @@ def test_candidates_overlap_labelled_plates(sample, monkeypatch):
     assert found >= len(dataset.items) - 1
 
 
-def _paste_into_frame():
-    """datasets/make_stress.py's paste_into_frame (the script that builds the stress variants)."""
-    spec = importlib.util.spec_from_file_location("make_stress", REPO / "datasets" / "make_stress.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.paste_into_frame
-
-
 @pytest.mark.slow
-def test_small_plate_in_a_large_frame_is_found_and_read(sample):
+def test_small_plate_in_a_large_frame_is_found_and_read(sample, make_stress):
     """A 90-pixel plate in a 1920x1080 frame, 68 pixels at the whole-photo canvas: the zoom reads it."""
-    paste_into_frame = _paste_into_frame()
+    paste_into_frame = make_stress.paste_into_frame
     items = [i for i in load_dataset(sample / "photos").items if i.plate in {"RK291AT", "RK865AC"}]
     found = read = 0
     for item in items:
@@ -285,10 +274,10 @@ def test_large_photos_get_a_larger_canvas_in_tiles():
 
 
 @pytest.mark.slow
-def test_small_plate_in_a_12_megapixel_frame_is_found_in_tiles(sample):
+def test_small_plate_in_a_12_megapixel_frame_is_found_in_tiles(sample, make_stress):
     """A 55-pixel plate in a 4032x3024 frame is 14 pixels wide at the whole-frame canvas of 1024;
     the tiles see it at three quarters of its size. (One frame: each takes a minute on 2 cores.)"""
-    paste_into_frame = _paste_into_frame()
+    paste_into_frame = make_stress.paste_into_frame
     item = next(i for i in load_dataset(sample / "photos").items if i.plate == "RK865AC")
     frame, box = paste_into_frame(read_image(item.path), item.box, (4032, 3024), 55, np.random.default_rng(2))
     assert loc.detector_canvas(frame.shape) > loc.MAX_CANVAS  # so it runs in tiles
@@ -296,9 +285,9 @@ def test_small_plate_in_a_12_megapixel_frame_is_found_in_tiles(sample):
 
 
 @pytest.mark.slow
-def test_whole_photo_pass_alone_misses_it(sample):
+def test_whole_photo_pass_alone_misses_it(sample, make_stress):
     """The same frame through EasyOCR's default thresholds at the small canvas finds no box on the plate."""
-    paste_into_frame = _paste_into_frame()
+    paste_into_frame = make_stress.paste_into_frame
     item = next(i for i in load_dataset(sample / "photos").items if i.plate == "RK865AC")
     frame, box = paste_into_frame(read_image(item.path), item.box, (1920, 1080), 90, np.random.default_rng(1))
     quads = loc._detect(frame, loc.DEFAULT_MAX_SIDE)

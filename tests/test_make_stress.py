@@ -1,28 +1,16 @@
 """datasets/make_stress.py: the US-plates-on-cars variant puts the plate where its labels say."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
 
-
-def _make_stress():
-    spec = importlib.util.spec_from_file_location("make_stress", REPO / "datasets" / "make_stress.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_plate_on_a_car_is_pasted_at_its_box_and_the_old_plate_is_blurred():
+def test_a_plate_on_a_car_is_pasted_at_its_box_and_the_old_plate_is_blurred(make_stress):
     rng = np.random.default_rng(0)
     host = rng.integers(0, 256, (960, 1280, 3), dtype=np.uint8)  # a 4:3 photo, all texture
     old_plate = (700, 600, 200, 50)  # low in the photo: the 720-row frame is cut around it
     plate = np.zeros((60, 120, 3), np.uint8)
     plate[:, :60] = 255  # half white, half black: resized, still two flat halves
 
-    frame, (x, y, w, h) = _make_stress().plate_on_car(host, old_plate, plate, (1280, 720), 90)
+    frame, (x, y, w, h) = make_stress.plate_on_car(host, old_plate, plate, (1280, 720), 90)
 
     assert frame.shape == (720, 1280, 3)
     assert (w, h) == (90, 45)

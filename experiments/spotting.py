@@ -18,7 +18,7 @@ Fusion: the reading's part of the hybrid becomes (1 - share) * similarity + shar
 ("mix"), or similarity^(1 - share) * spotting^share ("geo"), the OCR weight chosen with it.
 
 Run: .venv/bin/python experiments/spotting.py --indexes runs/after --crop-indexes runs/crops-after \
-         --cache build/spotting --out experiments/spotting_grid.json [SET ...]
+         --cache build/spotting --out experiments/spotting_grid.json [--relative] [SET ...]
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def spotting_scores(query: str, images: list[np.ndarray]) -> np.ndarray:
     return np.exp(-best / len(query))
 
 
-def signals(folder: Path, index_dir: Path, found: dict[str, list]) -> dict:
+def signals(folder: Path, index_dir: Path, found: dict[str, list], relative: bool) -> dict:
     """Per query: every crop's cosine, best reading similarity and spotting score, and whether
     the search would consider it; with each crop's photo and the photos' plates."""
     dataset = load_dataset(folder)
@@ -134,7 +134,8 @@ def signals(folder: Path, index_dir: Path, found: dict[str, list]) -> dict:
         for n, i in enumerate(ids):
             for box, outputs in found[owners[n]]:
                 if tuple(box) == tuple(stored[i].box):
-                    images += [o.astype(np.float32) for o in outputs]
+                    costs = [o.astype(np.float32) for o in outputs]
+                    images += [c - c.min(axis=1, keepdims=True) for c in costs] if relative else costs
                     image_owner += [n] * len(outputs)
                     break
         queries = {}
@@ -175,13 +176,18 @@ def main() -> None:
     parser.add_argument("--crop-indexes", type=Path, required=True, help="the crop sets' indexes")
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--relative",
+        action="store_true",
+        help="each frame's costs relative to its best class (the query against the best path)",
+    )
     args = parser.parse_args()
     names = args.sets or list(SETS)
     data = {}
     for name in names:
         folder, crops, _ = SETS[name]
         found = gather(folder, crops, args.cache / f"{name}.pkl")
-        data[name] = signals(folder, (args.crop_indexes if crops else args.indexes) / name, found)
+        data[name] = signals(folder, (args.crop_indexes if crops else args.indexes) / name, found, args.relative)
         print(f"{name}: {len(data[name]['owners'])} crops", flush=True)
     table = {name: {setting: top1(data[name], setting)[0] for setting in GRID} for name in names}
     out: dict = {"grid": {" ".join(map(str, s)): {n: table[n][s] for n in names} for s in GRID}, "leave_one_out": {}}

@@ -150,6 +150,11 @@ def signals(folder: Path, index_dir: Path, found: dict[str, list], relative: boo
     return {"queries": queries, "owners": owners, "plates_of": plates_of}
 
 
+def _nearness_to_shipped(setting: tuple) -> float:
+    """Breaks ties between settings of equal mean top-1: the one changing least from the shipped."""
+    return -abs(setting[0] - SHIPPED[0]) - setting[1]
+
+
 def top1(data: dict, setting: tuple, holdout: bool = False) -> tuple[float, int]:
     weight, share, form = setting
     owners = np.array(data["owners"])
@@ -197,8 +202,7 @@ def main() -> None:
     for left_out in names:
         others = [n for n in names if n != left_out]
         mean = {s: float(np.mean([table[n][s] for n in others])) for s in GRID}
-        nearest_shipped = lambda s: -abs(s[0] - SHIPPED[0]) - s[1]  # noqa: E731 (breaks ties)
-        chosen = max(GRID, key=lambda s: (round(mean[s], 6), nearest_shipped(s)))
+        chosen = max(GRID, key=lambda s: (round(mean[s], 6), _nearness_to_shipped(s)))
         held, shipped_held = top1(data[left_out], chosen, True), top1(data[left_out], SHIPPED, True)
         out["leave_one_out"][left_out] = {
             "chosen": chosen,

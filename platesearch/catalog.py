@@ -184,6 +184,14 @@ class Catalog:
             for r in rows
         }
 
+    def stored_readings(self, crop_ids: list[int]) -> dict[int, str]:
+        """The stored readings of those of these crops that have any."""
+        if not crop_ids:
+            return {}
+        marks = ",".join("?" * len(crop_ids))
+        query = f"SELECT id, ocr_text FROM crops WHERE id IN ({marks}) AND ocr_text IS NOT NULL"
+        return dict(self.db.execute(query, tuple(crop_ids)))
+
     def all_readings(self) -> Iterable[tuple[int, str]]:
         return self.db.execute("SELECT id, ocr_text FROM crops WHERE ocr_text IS NOT NULL")
 

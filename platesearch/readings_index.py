@@ -118,6 +118,18 @@ class ReadingsIndex:
     def __len__(self) -> int:
         return len(self.crop_ids)
 
+    def stored_readings(self, crop_ids: list[int]) -> dict[int, str]:
+        """The stored readings (as `textmatch.join_readings` wrote them) of those of `crop_ids`
+        that have any."""
+        ids = np.asarray(crop_ids, np.int64)
+        positions = np.minimum(np.searchsorted(self.crop_ids, ids), max(len(self.crop_ids) - 1, 0))
+        held = (self.crop_ids[positions] == ids) if len(self.crop_ids) else np.zeros(len(ids), bool)
+        positions = positions[held]
+        starts = self.starts[self.first_reading[positions]].tolist()
+        ends = self.ends[self.first_reading[positions + 1] - 1].tolist()
+        text = self.text
+        return {crop_id: text[start:end] for crop_id, start, end in zip(ids[held].tolist(), starts, ends, strict=True)}
+
     def candidates(self, plate: str, every_reading: bool) -> CandidateReadings:
         """The readings to score for `plate`: every one, or those of the crops that hold a
         trigram of the plate."""

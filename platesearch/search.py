@@ -12,7 +12,7 @@ from platesearch.patterns import PlatePattern
 from platesearch.records import ALL_TIME, SearchResult, StoredCrop, TimeWindow
 from platesearch.scoring import DEFAULT_OCR_WEIGHT, DEFAULT_SEARCH_METHOD, check_method, hybrid_scores
 from platesearch.store import IndexStore
-from platesearch.textmatch import best_readings, owner_similarities, partial_similarity
+from platesearch.textmatch import best_readings, owner_similarities, partial_similarity, text_similarities
 
 EmbedQuery = Callable[[str], np.ndarray]  # normalized plate text -> unit vector of its render
 
@@ -67,57 +67,78 @@ def search_store(
         query = embed_query(plate)
         found_scores, found_ids = store.search(query[None], k=pool)
         cosines = {int(i): float(s) for s, i in zip(found_scores[0], found_ids[0], strict=True) if i >= 0}
-    candidates = list(cosines)
+    read_scores: dict[int, float] = {}  # the best reading's similarity of the crops found by reading
     if method in ("ocr", "hybrid"):
         found = store.candidate_readings(plate)
         similarity = owner_similarities(plate, found.owners, found.readings, len(found.crop_ids))
-        best_read = found.crop_ids[np.argsort(-similarity, kind="stable")[:pool]].tolist()
-        candidates += [i for i in best_read if i not in cosines]
-    crops = store.catalog.crops(candidates)
-    candidates = [i for i in candidates if i in crops and window.holds(crops[i].taken_at)]
-    read = dict(zip(candidates, best_readings(plate, [crops[i].ocr_text for i in candidates]), strict=True))
+        best_read = np.argsort(-similarity, kind="stable")[:pool]
+        read_scores = dict(zip(found.crop_ids[best_read].tolist(), similarity[best_read].tolist(), strict=True))
+    candidates = list(dict.fromkeys([*cosines, *read_scores]))
+    stored = store.stored_readings(candidates)
     if method == "embedding":
-        scores = {i: cosines[i] for i in candidates}
-    elif method == "ocr":  # every candidate scored from its own readings, whichever way it was found
-        scores = {i: read[i][0] for i in candidates if read[i][1] is not None}
+        scores = cosines
+    elif method == "ocr":  # a crop found by reading has readings
+        scores = read_scores
     else:
+        unscored = [i for i in candidates if i not in read_scores]
+        read_scores.update(
+            zip(unscored, text_similarities(plate, [stored.get(i) for i in unscored]).tolist(), strict=True)
+        )
         missing = [i for i in candidates if i not in cosines]
         cosines.update(zip(missing, store.cosine(query, missing), strict=True))
         fused = hybrid_scores(
-            np.array([cosines[i] for i in candidates]), np.array([read[i][0] for i in candidates]), plate, ocr_weight
+            np.array([cosines[i] for i in candidates]),
+            np.array([read_scores[i] for i in candidates]),
+            plate,
+            ocr_weight,
         )
         scores = dict(zip(candidates, fused.tolist(), strict=True))
-    return _best_per_photo(scores, crops, k, {i: read[i][1] for i in candidates})
+    best = _best_per_photo(store, scores, k, window)
+    read = best_readings(plate, [stored.get(crop.crop_id) for crop in best])
+    return _results(best, scores, {crop.crop_id: reading for crop, (_, reading) in zip(best, read, strict=True)})
 
 
-def _best_per_photo(
+def _best_per_photo(store: IndexStore, scores: dict[int, float], k: int, window: TimeWindow) -> list[StoredCrop]:
+    """The best crop of each of the k best photos (a video: sightings) taken inside `window`,
+    best first (equal scores in `scores`' order). Catalog rows are read only for the head of
+    the ranking, a few at a time: reading all of a query's candidates took a quarter of its
+    CPU over 1M crops (BENCHMARKS.md "Serving")."""
+    ranked = sorted(scores, key=lambda i: -scores[i])
+    best: dict[tuple[str, int | None], StoredCrop] = {}
+    step = max(2 * k, 16)
+    for start in range(0, len(ranked), step):
+        head = ranked[start : start + step]
+        rows = store.catalog.crops(head)
+        for crop_id in head:
+            crop = rows.get(crop_id)  # None: removed by a writer since this reader's snapshot
+            if crop is not None and window.holds(crop.taken_at):
+                best.setdefault(crop.place, crop)
+                if len(best) == k:
+                    return list(best.values())
+    return list(best.values())
+
+
+def _results(
+    best: list[StoredCrop],
     scores: dict[int, float],
-    crops: dict[int, StoredCrop],
-    k: int,
     readings: dict[int, str | None],
     matched: dict[int, str | None] | None = None,
 ) -> list[SearchResult]:
-    """The k best photos (a video: sightings), each with its best crop, best first."""
-    best: dict[tuple[str, int | None], int] = {}  # photo path (and sighting) -> its best crop
-    for crop_id in sorted(scores, key=lambda i: -scores[i]):
-        best.setdefault(crops[crop_id].place, crop_id)
-        if len(best) == k:
-            break
     return [
         SearchResult(
             rank,
-            crops[crop_id].photo_path,
-            scores[crop_id],
-            crops[crop_id].box,
-            crop_id,
-            readings.get(crop_id),
-            crops[crop_id].ocr_confidence,
-            (matched or {}).get(crop_id),
-            crops[crop_id].taken_at,
-            crops[crop_id].time,
-            crops[crop_id].sighting,
+            crop.photo_path,
+            scores[crop.crop_id],
+            crop.box,
+            crop.crop_id,
+            readings.get(crop.crop_id),
+            crop.ocr_confidence,
+            (matched or {}).get(crop.crop_id),
+            crop.taken_at,
+            crop.time,
+            crop.sighting,
         )
-        for rank, crop_id in enumerate(best.values(), start=1)
+        for rank, crop in enumerate(best, start=1)
     ]
 
 
@@ -150,8 +171,6 @@ def search_pattern(
     closeness = {i: partial_similarity(longest, text) for i, text in readings.items()}
     unmatched = sorted((i for i in closeness if i not in matched), key=lambda i: -closeness[i])[:pool]
     candidates = list(dict.fromkeys([*matched, *cosines, *unmatched]))
-    crops = store.catalog.crops(candidates)
-    candidates = [i for i in candidates if i in crops and window.holds(crops[i].taken_at)]
     missing = [i for i in candidates if i not in cosines]
     if fill_vectors is not None and missing:
         nearest = np.max([store.cosine(vector, missing) for vector in fill_vectors], axis=0)
@@ -161,4 +180,4 @@ def search_pattern(
         for i in candidates
     }
     plain = {i: m.replace("[", "").replace("]", "") for i, m in matched.items()}
-    return _best_per_photo(scores, crops, k, plain, matched)
+    return _results(_best_per_photo(store, scores, k, window), scores, plain, matched)

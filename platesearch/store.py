@@ -471,9 +471,19 @@ class IndexStore:
         scan = self._readings_scan(plate, full_scan_limit)
         if scan == "none":
             return CandidateReadings.from_rows([])
+        return self._readings().candidates(plate, every_reading=scan == "every")
+
+    def stored_readings(self, crop_ids: list[int]) -> dict[int, str]:
+        """The stored readings of those of `crop_ids` that have any (`textmatch.split_readings`
+        takes them apart); from the `ReadingsIndex` of a store opened with `readings_in_memory`."""
+        if self.readings_in_memory:
+            return self._readings().stored_readings(crop_ids)
+        return self.catalog.stored_readings(crop_ids)
+
+    def _readings(self) -> ReadingsIndex:
         if self._readings_index is None:
             self._readings_index = ReadingsIndex(self._visible_rows(self.catalog.all_readings()))
-        return self._readings_index.candidates(plate, every_reading=scan == "every")
+        return self._readings_index
 
     def stats(self) -> dict[str, int | str]:
         counts = self.catalog.counts()

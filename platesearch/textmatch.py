@@ -60,6 +60,10 @@ def _similarities(query: str, readings: list[str]) -> np.ndarray:
     """
     if not readings:
         return np.zeros(0, np.float32)
+    distinct = dict.fromkeys(readings)  # many crops hold the same reading (one plate seen often)
+    if len(distinct) < len(readings):
+        position = {reading: n for n, reading in enumerate(distinct)}
+        return _similarities(query, list(distinct))[[position[r] for r in readings]]
     canonical = [_canonical(r) for r in readings]
     lengths = np.fromiter(map(len, readings), np.int64, len(readings))
     one = np.flatnonzero(lengths > len(query)).tolist()  # one stray character can go

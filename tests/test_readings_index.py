@@ -27,9 +27,11 @@ def test_a_crop_is_a_candidate_when_one_of_its_readings_holds_a_trigram_of_the_p
     assert readings.candidates("9XY", every_reading=False).readings == []  # nor two readings or two crops
     assert readings.candidates("AB", every_reading=False).readings == []
     assert readings.candidates("AB", every_reading=True).crop_ids.tolist() == [20, 50, 70]
+    assert readings.stored_readings([90, 50, 30, 70, 1]) == {50: "AB123 XY", 70: "Q-12AB"}
     empty = ReadingsIndex([])
     assert len(empty) == 0 and empty.candidates("ABC123", every_reading=False).readings == []
     assert empty.candidates("ABC123", every_reading=True).readings == []
+    assert empty.stored_readings([1, 2]) == {}
 
 
 def _random_readings(rng: random.Random, count: int) -> list[str | None]:
@@ -75,6 +77,10 @@ def test_in_memory_candidates_equal_the_catalogs(large_index):
             expected, found = catalog.candidate_readings(plate, limit), memory.candidate_readings(plate, limit)
             assert found.crop_ids.tolist() == expected.crop_ids.tolist(), (plate, limit)
             assert found.owners.tolist() == expected.owners.tolist() and found.readings == expected.readings
+    for _ in range(20):  # ids with readings, without, removed and never stored, in any order
+        ids = [int(memory.visible_ids.ids[0]) + n for n in rng.sample(range(-5, 2_600), 200)]
+        stored = memory.stored_readings(ids)
+        assert stored == catalog.stored_readings(ids) and 150 < len(stored) < 200
     by_trigram = [len(memory.candidate_readings(plate, 0).crop_ids) for plate in queries]
     assert sum(n > 20 for n in by_trigram) > 40 and max(by_trigram) < 2_000  # candidates, and not every crop
     catalog.close()

@@ -61,6 +61,22 @@ def test_a_photo_counts_once_with_its_best_crop(store):
     assert results[0].score == pytest.approx(1.0)
 
 
+def test_catalog_rows_are_read_for_the_head_of_the_ranking_only(store, monkeypatch):
+    busy = [("/busy.jpg", unit(1, n / 100, 0, 0), "AB1234") for n in range(40)]  # one photo's crops rank first
+    far = [(f"/far{n}.jpg", unit(0, 0, 1, n / 100), "ZZ0000") for n in range(30)]
+    add(store, [*busy, ("/other.jpg", unit(1, 1, 0, 0), "AB1239"), *far])
+    asked: list[int] = []
+    crops = store.catalog.crops
+    monkeypatch.setattr(store.catalog, "crops", lambda ids: asked.extend(ids) or crops(ids))
+    results = search_store(store, "AB1234", fake_embed, k=2, method="hybrid")
+    assert [r.path for r in results] == ["/busy.jpg", "/other.jpg"]  # found past the first rows read
+    assert results[1].reading == "AB1239"
+    assert len(asked) == 48 and len(set(asked)) == 48  # 3 steps of 16 of the 71 candidates, none twice
+    asked.clear()
+    assert [r.path for r in search_store(store, "AB1234", fake_embed, k=1)] == ["/busy.jpg"]
+    assert len(asked) == 16  # one step
+
+
 def test_ocr_ranks_confusable_readings_above_other_substitutions(store):
     add(store, [("/other.jpg", unit(0, 1, 0, 0), "AB1X34"), ("/confusable.jpg", unit(0, 0, 1, 0), "A81234")])
     results = search_store(store, "AB1234", fake_embed, k=2, method="ocr")

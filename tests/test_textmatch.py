@@ -40,6 +40,6 @@ def test_no_reading_scores_zero():
 
 
 def test_vectorized_scores_equal_one_by_one():
-    stored = ["A81234 X", None, "ZZZ", "TEXAS AB1234", "AB123"]
+    stored = ["A81234 X", None, "ZZZ", "TEXAS AB1234", "AB123", "X A81234", "ZZZ"]  # readings repeat: scored once
     expected = [best_reading("AB1234", s)[0] for s in stored]
     assert np.allclose(text_similarities("AB1234", stored), expected)

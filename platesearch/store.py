@@ -428,7 +428,9 @@ class IndexStore:
 
     def cosine(self, query: np.ndarray, crop_ids: list[int]) -> list[float]:
         """Inner products of a unit query vector with the stored vectors of some crops."""
-        return [float(self.vectors.reconstruct(int(i)) @ query) for i in crop_ids]
+        if not crop_ids:
+            return []
+        return (self.vectors.reconstruct_batch(np.asarray(crop_ids, np.int64)) @ query).tolist()
 
     def ocr_readings(self, plate: str, full_scan_limit: int = OCR_FULL_SCAN_LIMIT) -> list[tuple[int, str]]:
         """(crop id, OCR reading) of the crops the OCR search scores for `plate`.

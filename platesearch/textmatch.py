@@ -8,7 +8,7 @@ Characters OCR confuses (O/0, I/1, B/8, ...: `ocr_confusables` in plates.yaml) c
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 from itertools import chain
 
 import numpy as np
@@ -43,9 +43,25 @@ def confusable_canonical(text: str) -> str:
     return text.translate(_confusable_table())
 
 
-@lru_cache(maxsize=200_000)  # readings repeat from query to query; bounded for a long-running server
-def _canonical(text: str) -> str:
-    return confusable_canonical(text)
+@cache
+def _ascii_confusable_table() -> bytes | None:
+    """_confusable_table for bytes.translate, None if it holds a character beyond ASCII."""
+    table = _confusable_table()
+    sources, targets = "".join(map(chr, table)), "".join(table.values())
+    if not (sources + targets).isascii():
+        return None
+    return bytes.maketrans(sources.encode(), targets.encode())
+
+
+def _canonical_all(texts: list[str]) -> list[str]:
+    """confusable_canonical of each text, in one translation of their ASCII bytes where it can
+    (a query over a large index translates thousands: ten times faster than one by one)."""
+    table, joined = _ascii_confusable_table(), "\n".join(texts)
+    if table is not None and joined.isascii():
+        canonical = joined.encode().translate(table).decode().split("\n")
+        if len(canonical) == len(texts):  # no text held the separator
+            return canonical
+    return [confusable_canonical(text) for text in texts]
 
 
 def _similarities(query: str, readings: list[str]) -> np.ndarray:
@@ -64,7 +80,7 @@ def _similarities(query: str, readings: list[str]) -> np.ndarray:
     if len(distinct) < len(readings):
         position = {reading: n for n, reading in enumerate(distinct)}
         return _similarities(query, list(distinct))[[position[r] for r in readings]]
-    canonical = [_canonical(r) for r in readings]
+    canonical = _canonical_all(readings)
     lengths = np.fromiter(map(len, readings), np.int64, len(readings))
     one = np.flatnonzero(lengths > len(query)).tolist()  # one stray character can go
     two = np.flatnonzero(lengths > len(query) + 1).tolist()  # one at each end can go

@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from platesearch.textmatch import best_reading, join_readings, split_readings, text_similarities
+from platesearch.textmatch import (
+    _canonical_all,
+    best_reading,
+    confusable_canonical,
+    join_readings,
+    split_readings,
+    text_similarities,
+)
 
 
 def test_readings_are_stored_distinct_and_in_order():
@@ -43,3 +50,8 @@ def test_vectorized_scores_equal_one_by_one():
     stored = ["A81234 X", None, "ZZZ", "TEXAS AB1234", "AB123", "X A81234", "ZZZ"]  # readings repeat: scored once
     expected = [best_reading("AB1234", s)[0] for s in stored]
     assert np.allclose(text_similarities("AB1234", stored), expected)
+
+
+@pytest.mark.parametrize("texts", [["AB1234", "O0I1", ""], ["ÖB8", "S5Z2"], ["G6\nD0", "B8"]])
+def test_readings_are_made_canonical_together_as_one_by_one(texts):
+    assert _canonical_all(texts) == [confusable_canonical(text) for text in texts]  # beyond ASCII, or a newline

@@ -1,8 +1,9 @@
 """Latency of `platesearch serve`'s /api/search under 1, 8 and 32 concurrent clients.
 
 The server runs as its own process (`platesearch serve`), as a user starts it; the clients
-are threads of this process, each with a keep-alive HTTP connection, asking for the default
-hybrid ranking (k=10) of real US plate texts in turn. Indexes:
+are processes forked from this one, each with a keep-alive HTTP connection (`http.client`),
+asking for the default hybrid ranking (k=10) of real US plate texts in turn. They share the
+server's cores, so their CPU per request is printed too. Indexes:
 - the real US crops (`--crops-index DIR`, an index of ../shared/datasets/openalpr-us-crops
   made with `platesearch index ... --crops`; built here when the folder does not exist);
 - a simulated collection of `--simulated` crops, made as benchmarks/scale.py makes it (real
@@ -17,15 +18,20 @@ Run: .venv/bin/python benchmarks/serve.py [--crops-index DIR] [--simulated 10000
 from __future__ import annotations
 
 import argparse
+import http.client
+import multiprocessing
 import os
+import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import numpy as np
@@ -62,28 +68,40 @@ def start_server(index_dir: Path, workers: int) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start")
 
 
-def load(url: str, plates: list[str], clients: int, requests: int) -> list[float]:
-    """Seconds per request, `requests` in all, spread over `clients` threads."""
-    seconds: list[float] = []
-    lock = threading.Lock()
+def client(url: str, plates: list[str], number: int, clients: int, requests: int, start: Barrier, out: Queue) -> None:
+    """One client: a keep-alive connection asking for its share of the requests in turn."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    seconds = []
+    start.wait()
+    for n in range(number, requests, clients):
+        started = time.perf_counter()
+        connection.request("GET", "/api/search?" + urlencode({"q": plates[n % len(plates)], "k": 10}))
+        response = connection.getresponse()
+        body = response.read()
+        seconds.append(time.perf_counter() - started)
+        assert response.status == 200, body
+    connection.close()
+    out.put(seconds)
 
-    def client(number: int) -> None:
-        mine = []
-        with httpx.Client(base_url=url, timeout=60) as http:
-            for n in range(number, requests, clients):
-                started = time.perf_counter()
-                response = http.get("/api/search", params={"q": plates[n % len(plates)], "k": 10})
-                mine.append(time.perf_counter() - started)
-                assert response.status_code == 200, response.text
-        with lock:
-            seconds.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return seconds
+def load(url: str, plates: list[str], clients: int, requests: int) -> tuple[list[float], float]:
+    """Seconds per request, `requests` in all, spread over `clients` processes (threads of one
+    process would wait on each other for the interpreter lock, and that wait would be counted
+    as latency); and the CPU seconds the clients took."""
+    context = multiprocessing.get_context("fork")  # the clients need nothing this process loaded
+    start, out = context.Barrier(clients), context.Queue()
+    processes = [
+        context.Process(target=client, args=(url, plates, n, clients, requests, start, out)) for n in range(clients)
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for process in processes:
+        process.start()
+    seconds = [s for _ in processes for s in out.get()]
+    for process in processes:
+        process.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def server_cpu_seconds(server: subprocess.Popen) -> float:
@@ -106,12 +124,14 @@ def measure(name: str, index_dir: Path, plates: list[str], requests: int, worker
         load(url, plates, 8, 40)  # warm-up, every worker
         for clients in CONCURRENCY:
             started, cpu = time.perf_counter(), server_cpu_seconds(server)
-            ms = np.array(load(url, plates, clients, requests)) * 1000
+            seconds, client_cpu = load(url, plates, clients, requests)
             rate = requests / (time.perf_counter() - started)
+            ms = np.array(seconds) * 1000
             cpu_ms = (server_cpu_seconds(server) - cpu) / requests * 1000
+            client_ms = client_cpu / requests * 1000
             print(
                 f"| {name} | {workers} | {clients} | {np.percentile(ms, 50):.1f} / {np.percentile(ms, 99):.1f} "
-                f"| {rate:.0f} | {cpu_ms:.1f} |",
+                f"| {rate:.0f} | {cpu_ms:.1f} | {client_ms:.1f} |",
                 flush=True,
             )
     finally:
@@ -134,8 +154,11 @@ def main() -> None:
     if not args.crops_index.exists():
         with PlateIndex.create(args.crops_index) as plate_index:
             plate_index.add([item.path for item in dataset.items], crops=True, workers=None)
-    print("| index | workers | clients | /api/search p50 / p99 (ms) | requests/s | server CPU per request (ms) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| index | workers | clients | /api/search p50 / p99 (ms) | requests/s | server CPU per request (ms) "
+        "| clients' CPU per request (ms) |"
+    )
+    print("|---|---|---|---|---|---|---|")
     with PlateIndex.open(args.crops_index) as plate_index:
         crops = plate_index.stats()["crops"]
     for workers in args.workers:

@@ -74,12 +74,16 @@ def _similarities(query: str, readings: list[str]) -> np.ndarray:
     character charged `STRAY_END_COST`. Built list by list, not reading by reading: a query
     over a large index scores thousands of readings.
     """
+    distinct = dict.fromkeys(readings)  # crops hold the same readings (a plate seen often, a state's name)
+    if len(distinct) == len(readings):
+        return _distinct_similarities(query, readings)
+    position = dict(zip(distinct, range(len(distinct)), strict=True))
+    return _distinct_similarities(query, list(distinct))[list(map(position.__getitem__, readings))]
+
+
+def _distinct_similarities(query: str, readings: list[str]) -> np.ndarray:
     if not readings:
         return np.zeros(0, np.float32)
-    distinct = dict.fromkeys(readings)  # many crops hold the same reading (one plate seen often)
-    if len(distinct) < len(readings):
-        position = {reading: n for n, reading in enumerate(distinct)}
-        return _similarities(query, list(distinct))[[position[r] for r in readings]]
     canonical = _canonical_all(readings)
     lengths = np.fromiter(map(len, readings), np.int64, len(readings))
     one = np.flatnonzero(lengths > len(query)).tolist()  # one stray character can go

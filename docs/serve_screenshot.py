@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright
 
 from platesearch.config import sample_dir
 from platesearch.pipeline import PlateIndex
-from platesearch.server import create_app
+from platesearch.server import IndexReader, create_app
 
 OUT = Path(__file__).resolve().parent / "serve.png"
 QUERY = "LM298AI"
@@ -28,7 +28,9 @@ def main() -> None:
             writer.add([sample_dir() / "crops" / "images"], crops=True)
             writer.add([sample_dir() / "photos" / "images"])
         with PlateIndex.open(Path(tmp) / "index") as plate_index:
-            server = uvicorn.Server(uvicorn.Config(create_app(plate_index), port=8765, log_level="warning"))
+            server = uvicorn.Server(
+                uvicorn.Config(create_app(IndexReader(plate_index)), port=8765, log_level="warning")
+            )
             thread = threading.Thread(target=server.run, daemon=True)
             thread.start()
             while not server.started:

@@ -1,18 +1,27 @@
-"""`platesearch serve`: one long-running reader of an index behind a JSON API and a web page.
+"""`platesearch serve`: long-running readers of an index behind a JSON API and a web page.
 
-The model loads once per worker process; each request first picks up what a concurrent
-`platesearch index` committed (`PlateIndex.refresh`). A process answers one query at a time
-(the model and the catalog connection are shared); `workers` processes, each with its own
-reader and its share of the cores, answer side by side (BENCHMARKS.md "Serving").
+A reader (`IndexReader`) loads the model once and answers one call at a time (the model and
+the catalog connection are shared); each call first picks up what a concurrent `platesearch
+index` committed (`PlateIndex.refresh`). With one worker the reader runs in the server's
+process; with more (`ReaderPool`) each runs in a process of its own, with its share of the
+cores, and the server hands each call to whichever is idle (BENCHMARKS.md "Serving").
 Images are served by crop id only, for crops in the index; a client never names a path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import multiprocessing
 import os
+import queue
+import signal
 import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from importlib import resources
+from multiprocessing.queues import Queue
 from pathlib import Path
 
 import cv2
@@ -26,7 +35,7 @@ from platesearch.media import ImageReadError
 from platesearch.model import PlateEmbedder
 from platesearch.pipeline import PlateIndex
 from platesearch.plates import PlateTextError
-from platesearch.records import TimeWindow
+from platesearch.records import StoredCrop, TimeWindow
 from platesearch.render import render_plate
 from platesearch.runtime import THREADS_VARIABLE, thread_budget
 from platesearch.scoring import DEFAULT_SEARCH_METHOD
@@ -37,8 +46,9 @@ MAX_K = 100
 THUMBNAIL_SIDE = 640  # longest side of the photo with its box
 CROP_MARGIN = 0.15  # of the box's height, around the served crop
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
-INDEX_VARIABLE = "PLATESEARCH_SERVE_INDEX"  # what each worker process of `serve --workers N` opens
-TOKEN_VARIABLE = "PLATESEARCH_TOKEN"
+READER_START_SECONDS = 600  # for a ReaderPool process to load the model and the index's readings
+ORPHAN_CHECK_SECONDS = 0.5
+READER_LOST = "a reader process of this server stopped; it is being started again: ask again in a few seconds"
 
 
 class ApiError(Exception):
@@ -47,6 +57,144 @@ class ApiError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+    def __reduce__(self) -> tuple:  # raised in a reader process, answered by the server's
+        return ApiError, (str(self), self.status)
+
+
+class IndexReader:
+    """An open index answering one call at a time, each on what was committed by then."""
+
+    def __init__(self, plate_index: PlateIndex) -> None:
+        self.plate_index = plate_index
+        self.lock = threading.Lock()
+        self.pids = [os.getpid()]  # the processes that answer
+
+    def search(self, q: str, k: int, method: str, since: str | None, until: str | None) -> list[dict]:
+        """`/api/search`'s rows (ApiError for a request the index cannot answer)."""
+        with self.lock:
+            self.plate_index.refresh()
+            try:
+                window = TimeWindow.parse(since, until)
+                results = self.plate_index.search(q, k=k, method=method, window=window)
+            except (PlateTextError, SearchError, ValueError) as error:
+                raise ApiError(str(error)) from None
+        return [{**result.to_json(), "crop_id": result.crop_id} for result in results]
+
+    def stats(self) -> dict:
+        with self.lock:
+            self.plate_index.refresh()
+            return {
+                **self.plate_index.stats(),
+                "failures": [{"path": p, "reason": r} for p, r in self.plate_index.failures()],
+            }
+
+    def crop(self, crop_id: int) -> StoredCrop | None:
+        with self.lock:
+            self.plate_index.refresh()  # a crop another reader process has just found is known here too
+            return self.plate_index.crop(crop_id)
+
+    async def search_async(self, q: str, k: int, method: str, since: str | None, until: str | None) -> list[dict]:
+        """`search` on the event loop's thread: handing it to a thread pool and back cost more
+        than it saved (BENCHMARKS.md "Serving"), and calls run one at a time anyway."""
+        return self.search(q, k, method, since, until)
+
+
+_process_reader: IndexReader | None = None  # a ReaderPool process's own reader
+
+
+def _open_process_reader(index_dir: str, ready: Queue) -> None:
+    global _process_reader
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which then stops the pool
+    parent = os.getppid()
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    plate_index = open_for_serving(Path(index_dir))
+    plate_index.warm_up()
+    _process_reader = IndexReader(plate_index)
+    ready.put(os.getpid())
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """A server stopped by a signal (SIGTERM, SIGKILL) never shuts its pool down: its reader
+    processes leave with it."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _call_process_reader(method: str, *args: object) -> object:
+    return getattr(_process_reader, method)(*args)
+
+
+class ReaderPool:
+    """`workers` processes, each with an IndexReader of the same index; each call goes to a
+    process that is idle. (uvicorn's own workers share one listening socket, and connections
+    that arrive together land on one of them: 8 keep-alive clients were split 8 / 0 or 6 / 2
+    as often as 4 / 4, and waited in one process's queue while the other idled.) A reader
+    process that dies (e.g. out of memory) fails the calls it held with HTTP 503, and the
+    pool starts again on the next call."""
+
+    def __init__(self, index_dir: Path, workers: int) -> None:
+        self.index_dir, self.workers = index_dir, workers
+        self.restarting = threading.Lock()
+        self.executor, self.pids = self._start()
+
+    def _start(self) -> tuple[ProcessPoolExecutor, list[int]]:
+        context = multiprocessing.get_context("spawn")  # TensorFlow and forked processes do not mix
+        ready = context.Queue()
+        executor = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_open_process_reader, initargs=(str(self.index_dir), ready)
+        )
+        starting = [executor.submit(os.getpid) for _ in range(self.workers)]  # starts every process
+        pids: list[int] = []
+        deadline = time.monotonic() + READER_START_SECONDS
+        while len(pids) < self.workers:
+            failed = [f for f in starting if f.done() and f.exception() is not None]
+            if failed or time.monotonic() > deadline:
+                executor.shutdown(cancel_futures=True)
+                reason = repr(failed[0].exception()) if failed else f"not ready after {READER_START_SECONDS} s"
+                raise RuntimeError(f"the index's reader processes did not start: {reason}")
+            try:
+                pids.append(ready.get(timeout=0.5))
+            except queue.Empty:
+                pass
+        return executor, pids
+
+    def _submit(self, *call: object) -> Future:
+        try:
+            return self.executor.submit(_call_process_reader, *call)
+        except BrokenProcessPool:
+            with self.restarting:
+                try:
+                    return self.executor.submit(_call_process_reader, *call)
+                except BrokenProcessPool:  # still the broken pool: this call starts a new one
+                    self.executor.shutdown(cancel_futures=True)
+                    self.executor, self.pids = self._start()
+                    return self.executor.submit(_call_process_reader, *call)
+
+    def _call(self, *call: object) -> object:
+        try:
+            return self._submit(*call).result()
+        except BrokenProcessPool:
+            raise ApiError(READER_LOST, 503) from None
+
+    def search(self, q: str, k: int, method: str, since: str | None, until: str | None) -> list[dict]:
+        return self._call("search", q, k, method, since, until)
+
+    def stats(self) -> dict:
+        return self._call("stats")
+
+    def crop(self, crop_id: int) -> StoredCrop | None:
+        return self._call("crop", crop_id)
+
+    async def search_async(self, q: str, k: int, method: str, since: str | None, until: str | None) -> list[dict]:
+        try:
+            return await asyncio.wrap_future(self._submit("search", q, k, method, since, until))
+        except BrokenProcessPool:
+            raise ApiError(READER_LOST, 503) from None
+
+    def close(self) -> None:
+        self.executor.shutdown(cancel_futures=True)
 
 
 def _png(image: np.ndarray) -> Response:
@@ -83,15 +231,14 @@ class BearerToken:
         await self.app(scope, receive, send)
 
 
-def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
-    """The API and page over an open (read-only) index; with `token`, /api needs `Authorization: Bearer <token>`."""
+def create_app(reader: IndexReader | ReaderPool, token: str | None = None) -> FastAPI:
+    """The API and page over an index's reader(s); with `token`, /api needs `Authorization: Bearer <token>`."""
     app = FastAPI(
         title="platesearch",
         summary="Find photos of a licence plate from its text.",
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
     )
-    lock = threading.Lock()
 
     @app.exception_handler(ApiError)
     def api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -123,12 +270,10 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
 
     @app.get("/api/health")
     def health() -> dict:
-        """Up and serving (needs no token); `pid`: the worker process that answered."""
-        return {"ok": True, "pid": os.getpid()}
+        """Up and serving (needs no token); `pid`: the server's process, `readers`: the processes
+        that answer queries (`serve --workers`)."""
+        return {"ok": True, "pid": os.getpid(), "readers": reader.pids}
 
-    # async: answered on the event loop's thread (queries run one at a time in a process anyway).
-    # A plain function is handed to a thread pool and back: with 8 clients on the 30 sample
-    # crops, p50 21-23 ms where this takes 13-14 (BENCHMARKS.md "Serving").
     @app.get("/api/search", response_model=list[dict])
     async def search(
         q: str, k: int = 10, method: str = DEFAULT_SEARCH_METHOD, since: str | None = None, until: str | None = None
@@ -139,22 +284,13 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
         `since` / `until` (ISO 8601) keep the photos taken inside that window, as `query` does."""
         if not 1 <= k <= MAX_K:
             raise ApiError(f"k must be between 1 and {MAX_K}, got {k}")
-        with lock:
-            plate_index.refresh()
-            try:
-                window = TimeWindow.parse(since, until)
-                results = plate_index.search(q, k=k, method=method, window=window)
-            except (PlateTextError, SearchError, ValueError) as error:
-                raise ApiError(str(error)) from None
         # A response returned as such skips FastAPI's validation of it against the documented model.
-        return JSONResponse([{**result.to_json(), "crop_id": result.crop_id} for result in results])
+        return JSONResponse(await reader.search_async(q, k, method, since, until))
 
     @app.get("/api/stats")
     def stats() -> dict:
         """What `platesearch stats` prints, and the files that failed."""
-        with lock:
-            plate_index.refresh()
-            return {**plate_index.stats(), "failures": [{"path": p, "reason": r} for p, r in plate_index.failures()]}
+        return reader.stats()
 
     @app.get("/api/render", responses={200: {"content": {"image/png": {}}}})
     def render(q: str) -> Response:
@@ -165,8 +301,7 @@ def create_app(plate_index: PlateIndex, token: str | None = None) -> FastAPI:
             raise ApiError(str(error)) from None
 
     def photo_and_box(crop_id: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-        with lock:
-            crop = plate_index.crop(crop_id)
+        crop = reader.crop(crop_id)
         if crop is None:
             raise ApiError(f"no crop {crop_id} in this index", 404)
         try:
@@ -204,14 +339,6 @@ def open_for_serving(index_dir: Path) -> PlateIndex:
     return PlateIndex.open(index_dir, PlateEmbedder(runtime="lite"), readings_in_memory=True)
 
 
-def app_from_environment() -> FastAPI:
-    """One worker process's app (`serve --workers N`): the index and token it was given in the
-    environment, opened and warmed up before the worker accepts a request."""
-    plate_index = open_for_serving(Path(os.environ[INDEX_VARIABLE]))
-    plate_index.warm_up()
-    return create_app(plate_index, os.environ.get(TOKEN_VARIABLE) or None)
-
-
 def serve(index_dir: Path, host: str, port: int, token: str | None, workers: int = 1) -> None:
     """Open the index (the model loads now, once per worker) and serve until interrupted."""
     import uvicorn
@@ -219,17 +346,12 @@ def serve(index_dir: Path, host: str, port: int, token: str | None, workers: int
     if workers == 1:
         with open_for_serving(index_dir) as plate_index:
             plate_index.warm_up()  # the model loads now, not during the first request
-            uvicorn.run(create_app(plate_index, token), host=host, port=port, log_level="warning")
+            uvicorn.run(create_app(IndexReader(plate_index), token), host=host, port=port, log_level="warning")
         return
     PlateIndex.open(index_dir).close()  # a missing or foreign index fails here, once, before any worker starts
-    os.environ[INDEX_VARIABLE] = str(index_dir)
-    os.environ[TOKEN_VARIABLE] = token or ""
     os.environ[THREADS_VARIABLE] = str(max(1, thread_budget() // workers))  # each worker's share of the cores
-    uvicorn.run(
-        "platesearch.server:app_from_environment",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level="warning",
-    )
+    pool = ReaderPool(index_dir, workers)
+    try:
+        uvicorn.run(create_app(pool, token), host=host, port=port, log_level="warning")
+    finally:
+        pool.close()

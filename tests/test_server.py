@@ -1,7 +1,9 @@
 """`platesearch serve`: the JSON API on the bundled sample (test client) and the page in headless Chromium."""
 
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from typer.testing import CliRunner
 from platesearch.cli.main import app as cli
 from platesearch.datasets import load_dataset
 from platesearch.pipeline import PlateIndex
-from platesearch.server import CROP_MARGIN, MAX_K, create_app, is_loopback
+from platesearch.server import CROP_MARGIN, MAX_K, IndexReader, create_app, is_loopback
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -31,7 +33,7 @@ def sample_index(sample_crops_index):
 @pytest.fixture(scope="module")
 def client(sample_index):
     with PlateIndex.open(sample_index) as plate_index:
-        yield TestClient(create_app(plate_index))
+        yield TestClient(create_app(IndexReader(plate_index)))
 
 
 def first_crop(sample: Path):
@@ -102,7 +104,7 @@ def test_a_video_result_is_served_from_its_frame(tmp_path, sample):
         vector = plate_index.embed_plate("HPM9362")
         plate_index.store.add_batch([PhotoRow(str(video), "1" * 64, 1, 0.0, [row])], vector[None], [], {})
     with PlateIndex.open(tmp_path / "index") as plate_index:
-        video_client = TestClient(create_app(plate_index))
+        video_client = TestClient(create_app(IndexReader(plate_index)))
         (result,) = video_client.get("/api/search", params={"q": "HPM9362", "k": 1}).json()
         assert (result["time"], result["first"], result["last"]) == (7.5, 6.0, 8.5)
         crop = video_client.get(f"/api/crops/{result['crop_id']}.png")
@@ -145,7 +147,7 @@ def test_page_and_assets(client):
 
 def test_a_token_guards_the_api(sample_index):
     with PlateIndex.open(sample_index) as plate_index:
-        guarded = TestClient(create_app(plate_index, token="s3cret"))
+        guarded = TestClient(create_app(IndexReader(plate_index), token="s3cret"))
         assert guarded.get("/api/stats").status_code == 401
         assert guarded.get("/api/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert guarded.get("/api/stats", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -158,7 +160,7 @@ def test_a_running_server_sees_what_a_writer_commits(tmp_path, sample):
     with PlateIndex.create(directory) as writer:
         writer.add(images[:5], crops=True, ocr=False)
     with PlateIndex.open(directory) as reader:
-        client = TestClient(create_app(reader))
+        client = TestClient(create_app(IndexReader(reader)))
         assert client.get("/api/stats").json()["photos"] == 5
         with PlateIndex.create(directory) as writer:
             writer.add(images[5:8], crops=True, ocr=False)
@@ -188,7 +190,7 @@ def test_the_page_in_headless_chromium(sample_index, sample, tmp_path):
     port = free_port()
     with PlateIndex.open(sample_index) as plate_index:
         server = uvicorn.Server(
-            uvicorn.Config(create_app(plate_index), host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.Config(create_app(IndexReader(plate_index)), host="127.0.0.1", port=port, log_level="warning")
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -240,7 +242,7 @@ def test_serve_warns_when_it_listens_beyond_this_machine(monkeypatch, sample_ind
     assert ("warning: listening on 0.0.0.0" in result.output) == warned
 
 
-def test_serve_with_two_workers_answers_from_both_as_one_does(sample_index, sample, client):
+def test_serve_with_two_workers_answers_from_two_reader_processes_as_one_does(sample_index, sample, client):
     import httpx
 
     port = free_port()
@@ -248,15 +250,17 @@ def test_serve_with_two_workers_answers_from_both_as_one_does(sample_index, samp
     server = subprocess.Popen([*command, "--workers", "2", "--token", "secret"], stderr=subprocess.PIPE, text=True)
     url, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer secret"}
     try:
-        pids: set[int] = set()
         deadline = time.time() + 180
-        while len(pids) < 2 and time.time() < deadline and server.poll() is None:
+        while time.time() < deadline and server.poll() is None:
             try:
-                with ThreadPoolExecutor(4) as pool:  # new connections, shared among the workers by the kernel
-                    pids |= {r.json()["pid"] for r in pool.map(lambda _: httpx.get(f"{url}/api/health"), range(8))}
+                health = httpx.get(f"{url}/api/health").json()
+                break
             except httpx.TransportError:
                 time.sleep(0.5)
-        assert len(pids) == 2 and server.pid not in pids, server.stderr.read() if server.poll() is not None else pids
+        assert server.poll() is None, server.stderr.read()
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        readers = health["readers"]
+        assert health["pid"] == server.pid and len(set(readers)) == 2 and set(map(str, readers)) <= set(children)
         plates = [item.plate for item in load_dataset(sample / "crops").items[:4]]
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda p: httpx.get(f"{url}/api/search", params={"q": p}, headers=auth), plates))
@@ -269,6 +273,30 @@ def test_serve_with_two_workers_answers_from_both_as_one_does(sample_index, samp
             scores(a.json()) == pytest.approx(scores(e), abs=1e-5) for a, e in zip(answers, expected, strict=True)
         )
         assert httpx.get(f"{url}/api/search", params={"q": plates[0]}).status_code == 401
+        refused = httpx.get(f"{url}/api/search", params={"q": "!!"}, headers=auth)  # refused in a reader process
+        assert refused.status_code == 400 and "error" in refused.json()
+        assert httpx.get(f"{url}/api/crops/12345.png", headers=auth).status_code == 404
+        assert httpx.get(f"{url}/api/stats", headers=auth).json()["crops"] == client.get("/api/stats").json()["crops"]
+        crop_id = answers[0].json()[0]["crop_id"]
+        assert httpx.get(f"{url}/api/crops/{crop_id}.png", headers=auth).headers["content-type"] == "image/png"
+        os.kill(readers[0], signal.SIGKILL)  # a reader dies (out of memory, say): the pool starts again
+        statuses = [
+            httpx.get(f"{url}/api/search", params={"q": plates[0]}, headers=auth, timeout=180) for _ in range(3)
+        ]
+        assert {s.status_code for s in statuses} <= {200, 503} and statuses[-1].json() == answers[0].json()
+        readers = httpx.get(f"{url}/api/health").json()["readers"]
+        assert len(readers) == 2 and not set(readers) & set(health["readers"])
     finally:
         server.terminate()
         server.wait(timeout=30)
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_running(pid) for pid in readers):
+        time.sleep(0.2)
+    assert not any(_running(pid) for pid in readers)  # the readers leave with a server stopped by a signal
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

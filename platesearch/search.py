@@ -73,14 +73,14 @@ def search_store(
         similarity = owner_similarities(plate, found.owners, found.readings, len(found.crop_ids))
         best_read = np.argsort(-similarity, kind="stable")[:pool]
         read_scores = dict(zip(found.crop_ids[best_read].tolist(), similarity[best_read].tolist(), strict=True))
-    candidates = list(dict.fromkeys([*cosines, *read_scores]))
-    stored = store.stored_readings(candidates)
     if method == "embedding":
         scores = cosines
     elif method == "ocr":  # a crop found by reading has readings
         scores = read_scores
     else:
-        unscored = [i for i in candidates if i not in read_scores]
+        candidates = list(dict.fromkeys([*cosines, *read_scores]))
+        unscored = [i for i in candidates if i not in read_scores]  # found by cosine only
+        stored = store.stored_readings(unscored)
         read_scores.update(
             zip(unscored, text_similarities(plate, [stored.get(i) for i in unscored]).tolist(), strict=True)
         )
@@ -94,7 +94,7 @@ def search_store(
         )
         scores = dict(zip(candidates, fused.tolist(), strict=True))
     best = _best_per_photo(store, scores, k, window)
-    read = best_readings(plate, [stored.get(crop.crop_id) for crop in best])
+    read = best_readings(plate, [crop.ocr_text for crop in best])
     return _results(best, scores, {crop.crop_id: reading for crop, (_, reading) in zip(best, read, strict=True)})
 
 

@@ -249,6 +249,7 @@ def test_serve_with_two_workers_answers_from_two_reader_processes_as_one_does(sa
     command = [sys.executable, "-m", "platesearch", "serve", "--index", str(sample_index), "--port", str(port)]
     server = subprocess.Popen([*command, "--workers", "2", "--token", "secret"], stderr=subprocess.PIPE, text=True)
     url, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer secret"}
+    health, readers = None, []
     try:
         deadline = time.time() + 180
         while time.time() < deadline and server.poll() is None:
@@ -258,6 +259,7 @@ def test_serve_with_two_workers_answers_from_two_reader_processes_as_one_does(sa
             except httpx.TransportError:
                 time.sleep(0.5)
         assert server.poll() is None, server.stderr.read()
+        assert health is not None, "the two-worker server did not answer /api/health within 180 s"
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
         readers = health["readers"]
         assert health["pid"] == server.pid and len(set(readers)) == 2 and set(map(str, readers)) <= set(children)

@@ -178,3 +178,28 @@ def test_the_lite_runtime_embeds_as_keras_does(sample):
     assert lite_embedder.model_id == keras_embedder.model_id
     with pytest.raises(ValueError, match="unknown model runtime"):
         PlateEmbedder(runtime="onnx")
+
+
+def test_refine_convs_add_stride_one_convolutions_and_keep_the_feature_grid():
+    from platesearch.train import TrainConfig, build_autoencoder
+
+    def convolutions(refine_convs: int) -> list[tuple[int, int]]:
+        config = TrainConfig(
+            name="tiny", architecture="platesearch-v1", channels=(4, 4, 4, 4), embedding_dim=8, epochs=1,
+            steps_per_epoch=1, batch_size=2, refine_convs=refine_convs,
+        )  # fmt: skip
+        autoencoder, _ = build_autoencoder(config)
+        encoder = autoencoder.get_layer("encoder")
+        assert encoder.output.shape[-1] == 8 and autoencoder.output["reconstruction"].shape[1:] == (64, 512, 1)
+        return [
+            (layer.strides, layer.output.shape[1:3])
+            for layer in encoder.layers
+            if getattr(layer, "kernel_size", None) == (3, 3)
+        ]
+
+    plain, refined = convolutions(0), convolutions(2)
+    assert [s for s, _ in plain] == [(2, 2), (2, 2), (2, 2), (2, 1)]
+    assert [s for s, _ in refined] == [(2, 2), (2, 2), (2, 2), (1, 1), (2, 1), (1, 1)]
+    assert plain[-1][1] == refined[-1][1] == (4, 64)  # a column per 1/64 of the plate either way
+    with pytest.raises(ValueError, match="there are 4 blocks"):
+        convolutions(5)

@@ -183,7 +183,7 @@ def test_the_lite_runtime_embeds_as_keras_does(sample):
 def test_refine_convs_add_stride_one_convolutions_and_keep_the_feature_grid():
     from platesearch.train import TrainConfig, build_autoencoder
 
-    def convolutions(refine_convs: int) -> list[tuple[int, int]]:
+    def convolutions(refine_convs: int) -> list[tuple]:
         config = TrainConfig(
             name="tiny", architecture="platesearch-v1", channels=(4, 4, 4, 4), embedding_dim=8, epochs=1,
             steps_per_epoch=1, batch_size=2, refine_convs=refine_convs,

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from platesearch.binarize import binarize
@@ -105,6 +105,17 @@ class TrainConfig(BaseModel):
     def _known_degradations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_families(value)
 
+    @model_validator(mode="after")
+    def _fits_the_architecture(self) -> TrainConfig:
+        """Refused when the config is read, not after minutes of data preparation."""
+        if self.ctc_weight and self.architecture != "platesearch-v1":
+            raise ValueError("ctc_weight needs the platesearch-v1 architecture (a 4x64 feature grid)")
+        if self.refine_convs and self.architecture != "platesearch-v1":
+            raise ValueError("refine_convs needs the platesearch-v1 architecture (strided blocks)")
+        if self.refine_convs > len(self.channels):
+            raise ValueError(f"refine_convs is {self.refine_convs}, but there are {len(self.channels)} blocks")
+        return self
+
     @classmethod
     def load(cls, path: Path | str) -> TrainConfig:
         return cls.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
@@ -119,12 +130,6 @@ def build_autoencoder(config: TrainConfig):
     import keras
     from keras import layers
 
-    if config.ctc_weight and config.architecture != "platesearch-v1":
-        raise ValueError("ctc_weight needs the platesearch-v1 architecture (a 4x64 feature grid)")
-    if config.refine_convs and config.architecture != "platesearch-v1":
-        raise ValueError("refine_convs needs the platesearch-v1 architecture (strided blocks)")
-    if config.refine_convs > len(config.channels):
-        raise ValueError(f"refine_convs is {config.refine_convs}, but there are {len(config.channels)} blocks")
     reader = None
     inputs = keras.Input((CANVAS_HEIGHT, CANVAS_WIDTH, 1), name="ink")
     if config.architecture == "thesis":

@@ -125,3 +125,15 @@ def test_swapped_arguments_leave_the_photo_folder_alone(tmp_path, sample):
     result = CliRunner().invoke(app, ["index", str(tmp_path / "my-index"), "--index", str(photos), "--crops"])
     assert result.exit_code != 0 and "not a platesearch index" in result.output
     assert [p.name for p in photos.iterdir()] == ["a.png"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("epochs: [1\n", "error: while parsing"), ("name: x\nepochs: 0\n", "validation errors for TrainConfig")],
+)
+def test_a_bad_training_config_is_refused_with_an_error_before_any_work(tmp_path, text, message):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    result = CliRunner().invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()

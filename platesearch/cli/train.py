@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from platesearch.cli.errors import user_errors
+
 
 def train(
     config: Annotated[
@@ -19,6 +21,10 @@ def train(
     from platesearch.train import TrainConfig
     from platesearch.train import train as run_training
 
-    best = run_training(TrainConfig.load(config), out)
+    import yaml
+
+    with user_errors(ValueError, yaml.YAMLError):  # a config that is not valid YAML or not a valid run
+        training = TrainConfig.load(config)
+    best = run_training(training, out)
     typer.echo(f"best epoch {best['epoch']}: validation top-1 {best['val_top1']:.3f}, top-3 {best['val_top3']:.3f}")
     typer.echo(f"model: {out / 'autoencoder.keras'}  plot: {out / 'training.png'}")

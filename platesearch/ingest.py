@@ -21,6 +21,7 @@ from platesearch.shards import ShardSet
 from platesearch.sightings import SightingTracker
 from platesearch.textmatch import join_readings, split_readings
 from platesearch.video import DEFAULT_SAMPLE_FPS, VideoFrames, is_video, video_duration
+from platesearch.views import VIEWS, crop_views, mean_of_views
 from platesearch.workers import run_in_order
 
 # Crops per model call (measured 570 crops/s at 64 against 334 at 16); a commit (a vectors
@@ -66,20 +67,23 @@ class IndexReport:
 
 
 PLATE_SHAPE = (64, 512)  # binarize's output
-NO_PLATES = np.zeros((0, PLATE_SHAPE[0] * PLATE_SHAPE[1] // 8), np.uint8)
+NO_PLATES = np.zeros((0, VIEWS * PLATE_SHAPE[0] * PLATE_SHAPE[1] // 8), np.uint8)
 
 
-def pack_plates(plate_images: list[np.ndarray]) -> np.ndarray:
-    """Binarized plate images (0 or 255) as bits, one row each: 4 KB instead of 32 KB to hold
-    (a video's crops wait until it is done) and to pass from a worker process."""
-    if not plate_images:
+def pack_plates(plate_views: list[list[np.ndarray]]) -> np.ndarray:
+    """Each crop's binarized views (VIEWS plate images of 0 or 255) as bits, one row per crop:
+    12 KB instead of 96 KB to hold (a video's crops wait until it is done) and to pass from a
+    worker process."""
+    if not plate_views:
         return NO_PLATES
-    return np.packbits(np.stack(plate_images) > 127, axis=None).reshape(len(plate_images), -1)
+    return np.packbits(np.stack([np.stack(views) for views in plate_views]) > 127, axis=None).reshape(
+        len(plate_views), -1
+    )
 
 
 def unpack_plates(plate_bits: np.ndarray) -> np.ndarray:
-    """pack_plates undone: uint8 [n, 64, 512] of 0 and 255."""
-    return np.unpackbits(plate_bits, axis=1).reshape(len(plate_bits), *PLATE_SHAPE) * np.uint8(255)
+    """pack_plates undone: uint8 [n, VIEWS, 64, 512] of 0 and 255."""
+    return np.unpackbits(plate_bits, axis=1).reshape(len(plate_bits), VIEWS, *PLATE_SHAPE) * np.uint8(255)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class Prepared:
 
     job: Job
     crops: list[CropRow]
-    plate_bits: np.ndarray  # the binarized plate images, one per crop, bit-packed (pack_plates)
+    plate_bits: np.ndarray  # each crop's binarized views, one row per crop, bit-packed (pack_plates)
     error: str | None
     seconds: dict[str, float]
     taken_at: str | None = None  # media.taken_at of a file that decoded
@@ -130,27 +134,30 @@ class Preparer:
             started = time.perf_counter()
             image = read_image(job.path, max_pixels=self.max_pixels)
             seconds["decode"] = time.perf_counter() - started
-            rows, plate_images = self._prepared_candidates(image, seconds)
+            rows, plate_views = self._prepared_candidates(image, seconds)
         except ImageReadError as error:
             return Prepared(job, [], NO_PLATES, error.reason, seconds)
         except (ValueError, cv2.error) as error:  # e.g. an image too small to binarize
             return Prepared(job, [], NO_PLATES, f"cannot process: {error}", seconds)
-        return Prepared(job, rows, pack_plates(plate_images), None, seconds, taken_at(job.path, job.mtime))
+        return Prepared(job, rows, pack_plates(plate_views), None, seconds, taken_at(job.path, job.mtime))
 
     def _prepared_candidates(
         self, image: np.ndarray, seconds: dict[str, float], video_frame: bool = False
-    ) -> tuple[list[CropRow], list[np.ndarray]]:
-        """Localize, binarize and read one image; the time each took is added to `seconds`."""
+    ) -> tuple[list[CropRow], list[list[np.ndarray]]]:
+        """Localize, binarize and read one image: its crops and each crop's VIEWS binarized plate
+        images; the time each stage took is added to `seconds`."""
         started = time.perf_counter()
         found = self._candidates(image, video_frame)
         localized = time.perf_counter()
-        plate_images = [binarize(crop) for _, crop in found]
-        rows = [row for row, _ in found]
+        plate_views = [
+            [binarize(crop), *framed_plates] if framed_plates else crop_views(crop) for _, crop, framed_plates in found
+        ]
+        rows = [row for row, _, _ in found]
         if self.ocr or not self.inputs_are_crops:
-            rows = [_with_reading_of(row, plate) for row, plate in zip(rows, plate_images, strict=True)]
+            rows = [_with_reading_of(row, views[0]) for row, views in zip(rows, plate_views, strict=True)]
         seconds["localize"] += localized - started
         seconds["binarize"] += time.perf_counter() - localized
-        return rows, plate_images
+        return rows, plate_views
 
     def _video(self, job: Job, seconds: dict[str, float]) -> Prepared:
         """Every sampled frame of a video localized like a photo, its crops numbered by sighting.
@@ -171,11 +178,11 @@ class Preparer:
                 tracker.repeat(frame.time)
             else:
                 try:
-                    rows, images = self._prepared_candidates(frame.image, seconds, video_frame=True)
+                    rows, views = self._prepared_candidates(frame.image, seconds, video_frame=True)
                 except (ValueError, cv2.error):  # one frame that cannot be processed: the next may
-                    rows, images = [], []
+                    rows, views = [], []
                 tracker.add(frame.time, rows)
-                plate_bits.append(pack_plates(images))
+                plate_bits.append(pack_plates(views))
             decode_started = time.perf_counter()
         if not sampled:
             return Prepared(job, [], NO_PLATES, frames.ended_early or "the video has no frames", seconds)
@@ -189,21 +196,25 @@ class Preparer:
             frames.ended_early,
         )
 
-    def _candidates(self, image: np.ndarray, video_frame: bool) -> list[tuple[CropRow, np.ndarray]]:
+    def _candidates(
+        self, image: np.ndarray, video_frame: bool
+    ) -> list[tuple[CropRow, np.ndarray, tuple[np.ndarray, ...]]]:
+        """Each crop's row, its image and, for a photo's candidate, its binarized framings
+        (Candidate.framed_plates; a crop file's views are made from it alone, views.crop_views)."""
         # EasyOCR (torch) loads only when photos or OCR readings need it.
         if self.inputs_are_crops:
             h, w = image.shape[:2]
             if not self.ocr:
-                return [(CropRow((0, 0, w, h)), image)]
+                return [(CropRow((0, 0, w, h)), image, ())]
             from platesearch.localize import read_crop
 
             readings, confidence = read_crop(image)
-            return [(CropRow((0, 0, w, h), join_readings(readings), confidence), image)]
+            return [(CropRow((0, 0, w, h), join_readings(readings), confidence), image, ())]
         from platesearch.localize import DEFAULT_MAX_SIDE, localize
 
         # a video frame with nothing in it is not detected twice (localize): most such frames are empty
         found = localize(image, self.detector_max_side or DEFAULT_MAX_SIDE, detect_again_if_empty=not video_frame)
-        return [(CropRow(c.box, c.ocr_text, c.ocr_confidence), c.crop) for c in found]
+        return [(CropRow(c.box, c.ocr_text, c.ocr_confidence), c.crop, c.framed_plates) for c in found]
 
 
 def _with_reading_of(row: CropRow, plate_image: np.ndarray) -> CropRow:
@@ -220,7 +231,7 @@ class Batch:
 
     photos: list[PhotoRow] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    plate_bits: list[np.ndarray] = field(default_factory=list)  # packed plate images not embedded yet, one per crop
+    plate_bits: list[np.ndarray] = field(default_factory=list)  # packed plate views not embedded yet, one row per crop
     embedded: list[np.ndarray] = field(default_factory=list)  # their vectors, in crop order
     crops: int = 0
     read_in_part: list[tuple[str, str]] = field(default_factory=list)  # (path, what could not be read)
@@ -357,7 +368,8 @@ class Ingest:
     def _embed(self, batch: Batch) -> None:
         started = time.perf_counter()
         for start in range(0, len(batch.plate_bits), EMBED_BATCH):  # a long video's crops, a batch at a time
-            batch.embedded.append(self.embed(unpack_plates(np.stack(batch.plate_bits[start : start + EMBED_BATCH]))))
+            views = unpack_plates(np.stack(batch.plate_bits[start : start + EMBED_BATCH]))
+            batch.embedded.append(mean_of_views(self.embed(views.reshape(-1, *PLATE_SHAPE))))
         batch.plate_bits = []
         self.report.seconds["embed"] += time.perf_counter() - started
 

@@ -86,6 +86,7 @@ class Candidate:
     plausibility: float  # how much it looks like a plate, 0..1; candidates are ranked by it
     parts: int = 1  # how many detector boxes were merged into this candidate
     readings: tuple[str, ...] = ()  # each merged part's text, the lines read inside the crop (read_crop), the framings
+    framed_plates: tuple[np.ndarray, ...] = field(default=(), repr=False)  # binarized, cut at each FRAMING_MARGINS
 
     @property
     def ocr_text(self) -> str | None:
@@ -562,11 +563,14 @@ def draw_candidates(image: np.ndarray, candidates: list[Candidate]) -> np.ndarra
 
 def _read_again(image: np.ndarray, candidate: Candidate) -> Candidate:
     """The candidate with the lines found inside its own enlarged crop added to its readings,
-    then its binarized plate read at each of FRAMING_MARGINS.
+    then its binarized plate read at each of FRAMING_MARGINS (those plates are kept: they are
+    also embedded, views.py).
 
     The whole-photo pass reads a small plate at the photo's scale and often runs a frame,
     a country band or a sticker into it; reading the crop on its own separates them.
     """
     lines, _ = read_crop(candidate.crop)
-    framed = [read_plate_image(binarize(rectify(image, candidate.quad, margin))) for margin in FRAMING_MARGINS]
-    return replace(candidate, readings=tuple(r for r in dict.fromkeys([*candidate.readings, *lines, *framed]) if r))
+    framed_plates = tuple(binarize(rectify(image, candidate.quad, margin)) for margin in FRAMING_MARGINS)
+    framed = [read_plate_image(plate) for plate in framed_plates]
+    readings = tuple(r for r in dict.fromkeys([*candidate.readings, *lines, *framed]) if r)
+    return replace(candidate, readings=readings, framed_plates=framed_plates)

@@ -30,7 +30,11 @@ from platesearch.search import search_pattern, search_store
 from platesearch.shards import ShardSet, merge_results
 from platesearch.store import IndexManifest, IndexStore
 from platesearch.video import DEFAULT_SAMPLE_FPS
+from platesearch.views import VIEWS
 
+# An index records how its vectors were made: the model's preprocessing of each image, and each
+# crop's vector the mean of VIEWS views (views.py). Vectors made otherwise are not comparable.
+INDEX_PREPROCESSING_VERSION = f"{PREPROCESSING_VERSION}, mean of {VIEWS} views"
 # With workers=None (the CLI's default), files are decoded, localized and binarized in this
 # many worker processes (the cores split between them: one thread each) while the main
 # process embeds; jobs of fewer files run in-process.
@@ -59,9 +63,9 @@ class PlateIndex:
     def manifest_for(embedder: PlateEmbedder | None) -> IndexManifest:
         """What an index of this model records (the shipped model's, read without loading it, for None)."""
         if embedder is not None:
-            return IndexManifest(embedder.model_id, embedder.dim, PREPROCESSING_VERSION)
+            return IndexManifest(embedder.model_id, embedder.dim, INDEX_PREPROCESSING_VERSION)
         model = ModelManifest.read(DEFAULT_MODEL_DIR / MANIFEST_FILE)  # checked against the weights on load
-        return IndexManifest(model.sha256, model.embedding_dim, PREPROCESSING_VERSION)
+        return IndexManifest(model.sha256, model.embedding_dim, INDEX_PREPROCESSING_VERSION)
 
     @classmethod
     def create(

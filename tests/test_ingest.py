@@ -12,6 +12,8 @@ from platesearch import ingest
 from platesearch.ingest import Ingest, Preparer
 from platesearch.media import DEFAULT_MAX_PIXELS, iter_image_files
 from platesearch.shards import ShardSet
+from platesearch.vectors import stored_vectors
+from platesearch.views import VIEWS, crop_views, mean_of_views
 
 DIM = 8
 
@@ -122,16 +124,38 @@ def test_a_crop_keeps_the_reading_of_its_binarized_plate_image(crops):
     (row,) = prepared.crops
     binarized_reading = read_plate_image(binarize(ingest.read_image(str(path))))
     assert binarized_reading and binarized_reading in split_readings(row.ocr_text)
-    assert ingest.unpack_plates(prepared.plate_bits)[0].shape == (64, 512)
+    (views,) = ingest.unpack_plates(prepared.plate_bits)
+    assert views.shape == (VIEWS, 64, 512) and np.array_equal(views[0], binarize(ingest.read_image(str(path))))
     (unread,) = Preparer(inputs_are_crops=True, ocr=False, max_pixels=DEFAULT_MAX_PIXELS)(job).crops
     assert unread.ocr_text is None
 
 
-def test_plate_images_travel_bit_packed_and_come_back_the_same(sample):
-    from platesearch.binarize import binarize
+def test_plate_views_travel_bit_packed_and_come_back_the_same(sample):
+    views = [crop_views(ingest.read_image(str(p))) for p in sorted((sample / "crops" / "images").iterdir())[:3]]
+    bits = ingest.pack_plates(views)
+    assert bits.shape == (3, VIEWS * 4096) and bits.nbytes * 8 == sum(i.nbytes for v in views for i in v)
+    assert np.array_equal(ingest.unpack_plates(bits), np.stack([np.stack(v) for v in views]))
+    assert ingest.unpack_plates(ingest.pack_plates([])).shape == (0, VIEWS, 64, 512)
 
-    images = [binarize(ingest.read_image(str(p))) for p in sorted((sample / "crops" / "images").iterdir())[:3]]
-    bits = ingest.pack_plates(images)
-    assert bits.shape == (3, 4096) and bits.nbytes * 8 == sum(i.nbytes for i in images)
-    assert np.array_equal(ingest.unpack_plates(bits), np.stack(images))
-    assert ingest.unpack_plates(ingest.pack_plates([])).shape == (0, 64, 512)
+
+def test_a_crop_is_stored_as_the_mean_of_its_views_embedded(store, crops):
+    """The vector stored for a crop is the normalized mean of its VIEWS images' embeddings,
+    each crop's own views, in file order."""
+    seen = []
+
+    def embed(images: np.ndarray) -> np.ndarray:
+        seen.append(images)
+        return fake_embed(images)
+
+    preparer = Preparer(inputs_are_crops=True, ocr=False, max_pixels=DEFAULT_MAX_PIXELS)
+    Ingest(ShardSet(store.directory, [store]), embed, DIM).run(list(iter_image_files([crops])), preparer, 0)
+    images = np.concatenate(seen)
+    files = sorted(crops.iterdir())
+    assert len(images) == VIEWS * len(files)
+    for i in (0, len(files) - 1):  # the first and the last crop's views come in order, together
+        assert np.array_equal(
+            images[VIEWS * i : VIEWS * (i + 1)], np.stack(crop_views(ingest.read_image(str(files[i]))))
+        )
+    ids, stored = stored_vectors(store.vectors)
+    expected = mean_of_views(np.concatenate([fake_embed(batch) for batch in seen]))
+    assert np.allclose(stored[np.argsort(ids)], expected, atol=1e-6)  # crop ids are given in file order

@@ -49,7 +49,7 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ModelManifest:
-    architecture: str
+    architecture: str  # TrainConfig.architecture, "+refineN" when trained with refine_convs N
     embedding_dim: int
     preprocessing_version: str
     sha256: str

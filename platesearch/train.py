@@ -558,7 +558,7 @@ def export(out_dir: Path, config: TrainConfig, summary: dict, best_epoch: dict, 
     model_path = out_dir / MODEL_FILE
     (out_dir / "best.keras").replace(model_path)
     manifest = ModelManifest(
-        architecture=config.architecture,
+        architecture=config.architecture + (f"+refine{config.refine_convs}" if config.refine_convs else ""),
         embedding_dim=config.embedding_dim
         if config.architecture != "thesis"
         else int(np.prod([2, 16, config.channels[-1]])),

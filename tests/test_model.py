@@ -74,8 +74,8 @@ def tiny_dataset(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ctc_weight", [0.0, 0.5])
-def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight):
+@pytest.mark.parametrize(("ctc_weight", "refine_convs"), [(0.0, 0), (0.5, 1)])
+def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight, refine_convs):
     from platesearch.train import TrainConfig, train
 
     config = TrainConfig(
@@ -95,6 +95,7 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight):
         degradation_probability=0.5,
         hard_negatives=2,
         ctc_weight=ctc_weight,
+        refine_convs=refine_convs,
     )
     best = train(config, tmp_path / "run")
     assert 0.0 <= best["val_top1"] <= 1.0
@@ -103,6 +104,7 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight):
         assert (tmp_path / "run" / produced).is_file()
     embedder = PlateEmbedder(tmp_path / "run")
     assert embedder.embed(render_plate("AB123")[None]).shape == (1, 8)
+    assert embedder.manifest.architecture == ("platesearch-v1+refine1" if refine_convs else "platesearch-v1")
 
 
 def test_native_stderr_is_held_back_unless_loading_fails(capfd):

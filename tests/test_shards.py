@@ -10,15 +10,14 @@ import pytest
 
 from platesearch import store as store_module
 from platesearch.catalog import PhotoRow
-from platesearch.model import PREPROCESSING_VERSION
-from platesearch.pipeline import PlateIndex
+from platesearch.pipeline import INDEX_PREPROCESSING_VERSION, PlateIndex
 from platesearch.records import CropRow
 from platesearch.shards import ShardSet, shard_names
 from platesearch.store import IndexManifest, read_manifest, segment_paths
 from platesearch.verify import verify_index
 
 DIM = 16
-MANIFEST = IndexManifest("0" * 64, DIM, PREPROCESSING_VERSION)
+MANIFEST = IndexManifest("0" * 64, DIM, INDEX_PREPROCESSING_VERSION)
 
 
 def unit_vector(seed: bytes) -> np.ndarray:

@@ -35,6 +35,7 @@ from platesearch.views import VIEWS
 # An index records how its vectors were made: the model's preprocessing of each image, and each
 # crop's vector the mean of VIEWS views (views.py). Vectors made otherwise are not comparable.
 INDEX_PREPROCESSING_VERSION = f"{PREPROCESSING_VERSION}, mean of {VIEWS} views"
+
 # With workers=None (the CLI's default), files are decoded, localized and binarized in this
 # many worker processes (the cores split between them: one thread each) while the main
 # process embeds; jobs of fewer files run in-process.

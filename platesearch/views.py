@@ -2,9 +2,10 @@
 
 At a few pixels per character the binarizer's cut, and so the embedding, hangs on how a crop
 is framed, as its reading does (localize.FRAMING_MARGINS): the same plate cut a little tighter
-or wider often lands near its render where one cut did not. The mean of the three views' unit
-vectors holds where any one of them fails (experiments/embedding.py --views; held-out top-1 of
-US crops at 60 px 0.908 -> 0.946, gains or ties on every visible set: RESULTS §0c).
+or wider often lands near its render where one cut did not, and the mean of the three views'
+unit vectors often holds where one of them fails (experiments/embedding.py --views: held-out
+top-1 of US crops at 60 px 0.908 -> 0.946, gains or ties on every visible set; RESULTS §0 and
+§0b, "Three views per crop").
 
 A photo's candidate is cut again from the photo (localize keeps its binarized framings); a crop
 given as a file has no surroundings, so it is trimmed and padded instead.

@@ -18,10 +18,10 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, history, plot and the exported model.")],
 ) -> None:
     """Train the autoencoder (resumes if --out holds a checkpoint) and export autoencoder.keras + manifest.json."""
+    import yaml
+
     from platesearch.train import TrainConfig
     from platesearch.train import train as run_training
-
-    import yaml
 
     with user_errors(ValueError, yaml.YAMLError):  # a config that is not valid YAML or not a valid run
         training = TrainConfig.load(config)

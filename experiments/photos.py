@@ -91,14 +91,23 @@ def build_index(
 
 
 def copy_readings(source: Path, target: Path) -> None:
-    """Copy each crop's readings between two indexes of the same whole-image crops, by photo path."""
+    """Copy each crop's readings between two indexes of the same whole-image crops, by the photo's
+    content hash (a path would differ between checkouts and through symlinks). Every crop must
+    find its photo there: a partial copy would make the reading rows silently wrong."""
     db = sqlite3.connect(f"file:{target}", uri=True)
     db.execute("ATTACH DATABASE ? AS source", (f"file:{source}?mode=ro",))
     db.execute(
         """UPDATE crops SET (ocr_text, ocr_confidence) = (
                SELECT c.ocr_text, c.ocr_confidence FROM source.crops c JOIN source.photos p ON p.id = c.photo_id
-               JOIN photos q ON q.path = p.path WHERE q.id = crops.photo_id)"""
+               JOIN photos q ON q.sha256 = p.sha256 WHERE q.id = crops.photo_id)"""
     )
+    (unmatched,) = db.execute(
+        "SELECT COUNT(*) FROM crops JOIN photos q ON q.id = crops.photo_id"
+        " WHERE q.sha256 NOT IN (SELECT sha256 FROM source.photos)"
+    ).fetchone()
+    if unmatched:
+        db.close()
+        raise RuntimeError(f"{unmatched} crops of {target} have no photo in {source} to copy readings from")
     db.execute("INSERT INTO crop_text (crop_text) VALUES ('rebuild')")
     db.commit()
     db.close()

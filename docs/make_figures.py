@@ -2,7 +2,8 @@
 docs/render_vs_binarized.png (the render of a label beside the binarized real crop) and
 docs/small_plate_zoom.png (a small plate in a large frame: EasyOCR's defaults against our localizer)
 and docs/degradations.png (the camera degradations training applies, each family alone, with the
-binarized model input under each).
+binarized model input under each) and docs/views.png (small crops' three views, each view's
+cosine to the query's render and their mean's).
 
 Run: .venv/bin/python docs/make_figures.py  (uses the bundled sample in datasets/sample)
 """
@@ -121,7 +122,47 @@ def degradations_figure(count: int = 3) -> None:
     print(out)
 
 
+def views_figure(count: int = 4, width: int = 60) -> None:
+    """The first sample crops scaled to `width` px wide (as the us-crops-60 stress set), their
+    three views (views.crop_views) and each view's cosine to the render of the label, then the
+    cosine of the views' mean: the vector an index stores."""
+    from platesearch.model import default_embedder
+    from platesearch.views import crop_views, mean_of_views
+
+    embedder = default_embedder()
+    size = (256, 32)
+    rows = []
+    for item in load_dataset(SAMPLE / "crops").items[:count]:
+        crop = read_image(item.path)
+        small = cv2.resize(
+            crop, (width, max(1, round(crop.shape[0] * width / crop.shape[1]))), interpolation=cv2.INTER_AREA
+        )
+        views = crop_views(small)
+        vectors = embedder.embed(np.stack(views))
+        query = embedder.embed(render_plate(item.plate)[None])[0]
+        cosines = [*(vectors @ query), float(mean_of_views(vectors)[0] @ query)]
+        cells = [
+            cv2.resize(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (size[1] * 2, size[1]), interpolation=cv2.INTER_NEAREST)
+        ]
+        cells += [cv2.resize(v, size, interpolation=cv2.INTER_AREA) for v in views]
+        cells.append(cv2.resize(render_plate(item.plate), size, interpolation=cv2.INTER_AREA))
+        gap = np.full((size[1], GAP), 160, np.uint8)
+        row = np.hstack([x for c in cells for x in (c, gap)][:-1])
+        label = np.full((18, row.shape[1]), 255, np.uint8)
+        x = size[1] * 2 + GAP
+        for n, name in enumerate(["as given", "trimmed", "padded"]):
+            text = f"{name}: cos {cosines[n]:.2f}"
+            cv2.putText(label, text, (x + n * (size[0] + GAP) + 4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1)
+        mean = f"render {item.plate}; mean of views: cos {cosines[3]:.2f}"
+        cv2.putText(label, mean, (x + 3 * (size[0] + GAP) + 4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1)
+        rows += [label, row, np.full((GAP, row.shape[1]), 255, np.uint8)]
+    out = HERE / "views.png"
+    cv2.imwrite(str(out), np.vstack(rows[:-1]))
+    print(out)
+
+
 if __name__ == "__main__":
     main()
     small_plate_figure()
     degradations_figure()
+    views_figure()

@@ -6,7 +6,9 @@ watched plate. Recall: watched (plate, photo) pairs that got an alert; precision
 are right. Then 1,000 random plates that are in none of the set's labels (same lengths as the
 real ones) make a second list: every alert on it is false; reported per 1,000 photos.
 Both match modes, at the default --min-score (0). `--lenient-reading` / `--lenient-cosine`
-replace the lenient thresholds (to report a set with the thresholds chosen without it).
+replace the lenient thresholds (to report a set with the thresholds chosen without it);
+`--decoys N --decoy-seed S` draw another random list (to choose thresholds on a list that is
+not the one reported).
 
 Run: .venv/bin/python experiments/watch_quality.py --set openalpr-eu=runs/results/default-openalpr-eu ...
 """
@@ -30,17 +32,17 @@ RANDOM_PLATES = 1000
 CHARACTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
 
 
-def measure(name: str, index_dir: Path) -> list[dict]:
+def measure(name: str, index_dir: Path, decoy_count: int = RANDOM_PLATES, decoy_seed: int = 0) -> list[dict]:
     dataset = load_dataset(SHARED / name)
     labelled: dict[str, set[str]] = {}
     for item in dataset.items:
         labelled.setdefault(str(absolute_path(item.path)), set()).add(item.plate)
     plates = sorted(set(dataset.plates))
     watched = plates[::2]
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(decoy_seed)
     lengths = [len(p) for p in plates]
     decoys: list[str] = []
-    while len(decoys) < RANDOM_PLATES:
+    while len(decoys) < decoy_count:
         decoy = "".join(rng.choice(CHARACTERS, rng.choice(lengths)))
         if decoy not in plates and decoy not in decoys:
             decoys.append(decoy)
@@ -78,12 +80,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("experiments/watch_quality.json"))
     parser.add_argument("--lenient-reading", type=float, default=watch.LENIENT_READING)
     parser.add_argument("--lenient-cosine", type=float, default=watch.LENIENT_COSINE)
+    parser.add_argument("--decoys", type=int, default=RANDOM_PLATES, help="random plates in the second list")
+    parser.add_argument("--decoy-seed", type=int, default=0)
     args = parser.parse_args()
     watch.LENIENT_READING, watch.LENIENT_COSINE = args.lenient_reading, args.lenient_cosine
     rows = []
     for spec in args.set:
         name, index_dir = spec.split("=", 1)
-        rows += measure(name, Path(index_dir))
+        rows += measure(name, Path(index_dir), args.decoys, args.decoy_seed)
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from platesearch.binarize import binarize
 from platesearch.catalog import PhotoRow
 from platesearch.media import ImageReadError, file_sha256, read_image, taken_at
 from platesearch.records import CropRow
@@ -149,9 +148,7 @@ class Preparer:
         started = time.perf_counter()
         found = self._candidates(image, video_frame)
         localized = time.perf_counter()
-        plate_views = [
-            [binarize(crop), *framed_plates] if framed_plates else crop_views(crop) for _, crop, framed_plates in found
-        ]
+        plate_views = [crop_views(crop, framed_plates) for _, crop, framed_plates in found]
         rows = [row for row, _, _ in found]
         if self.ocr or not self.inputs_are_crops:
             rows = [_with_reading_of(row, views[0]) for row, views in zip(rows, plate_views, strict=True)]

@@ -23,8 +23,12 @@ TRIM = (0.04, 0.08)  # cut off each side: of the width, of the height
 PAD = (0.06, 0.15)  # added on each side (edge pixels repeated): of the width, of the height
 
 
-def crop_views(crop: np.ndarray) -> list[np.ndarray]:
-    """A plate crop given on its own, binarized as itself, trimmed and padded (VIEWS images)."""
+def crop_views(crop: np.ndarray, framed_plates: tuple[np.ndarray, ...] = ()) -> list[np.ndarray]:
+    """A crop's VIEWS binarized plate images: a photo's candidate as cut and its `framed_plates`
+    (localize's Candidate.framed_plates, cut again from the photo); a crop given on its own (no
+    framings) as itself, trimmed and padded."""
+    if framed_plates:
+        return [binarize(crop), *framed_plates]
     h, w = crop.shape[:2]
     dx, dy = int(w * TRIM[0]), int(h * TRIM[1])
     trimmed = crop[dy : h - dy, dx : w - dx] if w - 2 * dx >= 2 and h - 2 * dy >= 2 else crop

@@ -19,7 +19,10 @@ from PIL import Image, ImageDraw, ImageFont
 from platesearch.config import alphabet_dir
 
 LETTERS, DIGITS = string.ascii_uppercase, string.digits
-LAYOUTS = [
+# One symbol a character: L a letter, D a digit, X either. The default mix of the shipped recipe:
+# lengths 5 to 8; a config's `synthetic_layouts` replaces it.
+LAYOUT_POOLS = {"L": LETTERS, "D": DIGITS, "X": LETTERS + DIGITS}
+LAYOUTS = (
     "LLDDDDLL",
     "LLLDDDD",
     "LLLDLDD",
@@ -32,7 +35,7 @@ LAYOUTS = [
     "XXXXX",
     "LDDDDD",
     "XXXXXXXX",
-]
+)
 
 
 @cache
@@ -40,10 +43,10 @@ def _fonts() -> tuple[Path, ...]:
     return tuple(sorted((alphabet_dir() / "fonts").glob("*.ttf")))
 
 
-def random_plate_text(rng: np.random.Generator) -> str:
-    layout = LAYOUTS[rng.integers(len(LAYOUTS))]
-    pools = {"L": LETTERS, "D": DIGITS, "X": LETTERS + DIGITS}
-    return "".join(pools[c][rng.integers(len(pools[c]))] for c in layout)
+def random_plate_text(rng: np.random.Generator, layouts: tuple[str, ...] = LAYOUTS) -> str:
+    """A text of a layout drawn uniformly from `layouts`."""
+    layout = layouts[rng.integers(len(layouts))]
+    return "".join(LAYOUT_POOLS[c][rng.integers(len(LAYOUT_POOLS[c]))] for c in layout)
 
 
 def _display_text(text: str, rng: np.random.Generator) -> str:

@@ -39,7 +39,7 @@ from platesearch.model import (
 )
 from platesearch.render import render_plate
 from platesearch.runtime import configure_tensorflow
-from platesearch.synth import DIGITS, LETTERS, random_plate_text, synthetic_plate_photo
+from platesearch.synth import DIGITS, LAYOUT_POOLS, LAYOUTS, LETTERS, random_plate_text, synthetic_plate_photo
 
 DEFAULT_DATASETS_ROOT = PACKAGE_DIR.parent.parent / "shared" / "datasets"
 CTC_ALPHABET = plate_rules().alphabet
@@ -47,6 +47,7 @@ CTC_ALPHABET = plate_rules().alphabet
 DATA_FIELDS = {
     "seed",
     "synthetic_samples",
+    "synthetic_layouts",
     "real_augmentations",
     "datasets",
     "validation_dataset",
@@ -74,6 +75,10 @@ class TrainConfig(BaseModel):
     temperature: float = 0.1
     synthetic_samples: int = 0
     synthetic_fraction: float = Field(0.5, ge=0, le=1)
+    # The texts synthetic plates show, one layout drawn uniformly per plate (synth.LAYOUT_POOLS:
+    # L letter, D digit, X either). Real data of a left-out country may hold lengths no other
+    # dataset has (US plates of 3 to 5 characters), so the synthetic mix should span them.
+    synthetic_layouts: tuple[str, ...] = Field(LAYOUTS, min_length=1)
     real_augmentations: int = 4
     datasets: tuple[str, ...] = ("openalpr-us-crops", "openalpr-eu", "openalpr-br")
     datasets_root: Path = DEFAULT_DATASETS_ROOT
@@ -99,6 +104,14 @@ class TrainConfig(BaseModel):
     # high plate, less than a character; after the last two blocks, 63 px: a character and its
     # neighbours, for about 1.8x the encoder's multiply-adds.
     refine_convs: int = Field(0, ge=0)
+
+    @field_validator("synthetic_layouts")
+    @classmethod
+    def _known_layout_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for layout in value:
+            if not layout or set(layout) - set(LAYOUT_POOLS):
+                raise ValueError(f"layout {layout!r}: use one of {''.join(LAYOUT_POOLS)} per character")
+        return value
 
     @field_validator("degradations")
     @classmethod
@@ -258,10 +271,10 @@ def _binarized_versions(args: tuple[str, tuple | None, int, int, Degrading]) -> 
     return versions
 
 
-def _synthetic_sample(args: tuple[int, Degrading]) -> tuple[np.ndarray, str]:
-    seed, degrading = args
+def _synthetic_sample(args: tuple[int, tuple[str, ...], Degrading]) -> tuple[np.ndarray, str]:
+    seed, layouts, degrading = args
     rng = np.random.default_rng(seed)
-    text = random_plate_text(rng)
+    text = random_plate_text(rng, layouts)
     return binarize(degrading(synthetic_plate_photo(text, rng), rng)), text
 
 
@@ -309,7 +322,7 @@ def prepare_data(config: TrainConfig, progress: Progress) -> tuple[PairSet, Pair
         for image, text in pool.imap(
             _synthetic_sample,
             [
-                (seed, degrading)
+                (seed, config.synthetic_layouts, degrading)
                 for seed in range(config.seed * 10_000_019, config.seed * 10_000_019 + config.synthetic_samples)
             ],
             chunksize=32,

@@ -96,8 +96,11 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight, refine_con
         hard_negatives=2,
         ctc_weight=ctc_weight,
         refine_convs=refine_convs,
+        synthetic_layouts=("DDD", "LLLL"),
     )
     best = train(config, tmp_path / "run")
+    synthetic = np.load(tmp_path / "run" / "data.npz")["train_plates"][-config.synthetic_samples :]
+    assert all(p.isdigit() and len(p) == 3 or p.isalpha() and len(p) == 4 for p in synthetic), synthetic
     assert 0.0 <= best["val_top1"] <= 1.0
     assert (best["ctc"] > 0) == (ctc_weight > 0)
     for produced in (MODEL_FILE, MANIFEST_FILE, "training.png", "history.json"):
@@ -156,6 +159,35 @@ def test_train_config_rejects_unknown_degradations():
             steps_per_epoch=1,
             batch_size=2,
             degradations=("fog",),
+        )
+
+
+def test_synthetic_texts_follow_their_layouts():
+    from platesearch.synth import random_plate_text
+
+    rng = np.random.default_rng(0)
+    texts = {random_plate_text(rng, ("DDD", "LX")) for _ in range(200)}
+    assert {len(t) for t in texts} == {2, 3}
+    assert all(t.isdigit() for t in texts if len(t) == 3)
+    assert all(t[0].isalpha() for t in texts if len(t) == 2)
+    assert any(t[1].isdigit() for t in texts if len(t) == 2) and any(t[1].isalpha() for t in texts if len(t) == 2)
+
+
+@pytest.mark.parametrize("layouts", [(), ("LLD", "LLQ"), ("",)])
+def test_train_config_rejects_unknown_layouts(layouts):
+    from pydantic import ValidationError
+
+    from platesearch.train import TrainConfig
+
+    with pytest.raises(ValidationError, match="synthetic_layouts"):
+        TrainConfig(
+            name="x",
+            architecture="platesearch-v1",
+            channels=(4,),
+            epochs=1,
+            steps_per_epoch=1,
+            batch_size=2,
+            synthetic_layouts=layouts,
         )
 
 

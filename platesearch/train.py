@@ -76,8 +76,9 @@ class TrainConfig(BaseModel):
     synthetic_samples: int = 0
     synthetic_fraction: float = Field(0.5, ge=0, le=1)
     # The texts synthetic plates show, one layout drawn uniformly per plate (synth.LAYOUT_POOLS:
-    # L letter, D digit, X either). Real data of a left-out country may hold lengths no other
-    # dataset has (US plates of 3 to 5 characters), so the synthetic mix should span them.
+    # L letter, D digit, X either). Adding plates of 3 to 5 characters, which only the US crops
+    # have, did not lift left-out short US plates (experiments/RESULTS.md §0b): their misses are
+    # binarization.
     synthetic_layouts: tuple[str, ...] = Field(LAYOUTS, min_length=1)
     real_augmentations: int = 4
     datasets: tuple[str, ...] = ("openalpr-us-crops", "openalpr-eu", "openalpr-br")

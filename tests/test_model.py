@@ -145,12 +145,21 @@ def test_ctc_labels_index_the_alphabet_and_leave_out_other_characters():
     assert labels.shape[1] >= 12
 
 
-def test_train_config_rejects_unknown_degradations():
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("degradations", ("fog",), "unknown degradation"),
+        ("synthetic_layouts", (), "synthetic_layouts"),
+        ("synthetic_layouts", ("LLD", "LLQ"), "use one of LDX"),
+        ("synthetic_layouts", ("",), "use one of LDX"),
+    ],
+)
+def test_train_config_rejects_unknown_degradations_and_layouts(field, value, message):
     from pydantic import ValidationError
 
     from platesearch.train import TrainConfig
 
-    with pytest.raises(ValidationError, match="unknown degradation"):
+    with pytest.raises(ValidationError, match=message):
         TrainConfig(
             name="x",
             architecture="platesearch-v1",
@@ -158,7 +167,7 @@ def test_train_config_rejects_unknown_degradations():
             epochs=1,
             steps_per_epoch=1,
             batch_size=2,
-            degradations=("fog",),
+            **{field: value},
         )
 
 
@@ -171,24 +180,6 @@ def test_synthetic_texts_follow_their_layouts():
     assert all(t.isdigit() for t in texts if len(t) == 3)
     assert all(t[0].isalpha() for t in texts if len(t) == 2)
     assert any(t[1].isdigit() for t in texts if len(t) == 2) and any(t[1].isalpha() for t in texts if len(t) == 2)
-
-
-@pytest.mark.parametrize("layouts", [(), ("LLD", "LLQ"), ("",)])
-def test_train_config_rejects_unknown_layouts(layouts):
-    from pydantic import ValidationError
-
-    from platesearch.train import TrainConfig
-
-    with pytest.raises(ValidationError, match="synthetic_layouts"):
-        TrainConfig(
-            name="x",
-            architecture="platesearch-v1",
-            channels=(4,),
-            epochs=1,
-            steps_per_epoch=1,
-            batch_size=2,
-            synthetic_layouts=layouts,
-        )
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,21 @@ photos, then both localize the same EU and BR photos at 1280x720 as
 benchmarks/localize_cost.py, one thread, CPU seconds a photo and recall. Cap the CPU to AVX2
 with ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 PLATESEARCH_DETECTOR_PRECISION=float32.
 
+With --sets, the int8 detector localizes every photo of those photo sets (experiments/photos.py
+SETS) instead, and each set's recall at IoU >= 0.3 per plate, its misses and the median
+candidates a photo are written to --out, to set beside the shipped detector's figures in
+experiments/pipeline_views.json.
+
 Run: PLATESEARCH_THREADS=1 .venv/bin/python experiments/int8_detector.py [--photos 40]
+     PLATESEARCH_THREADS=1 .venv/bin/python experiments/int8_detector.py --sets eu-in-1920 ... --out F
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -24,20 +32,43 @@ from torch.ao.quantization import get_default_qconfig_mapping
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 import platesearch.localize as localize_module
+from platesearch.datasets import load_dataset
+from platesearch.metrics import box_iou
 from platesearch.runtime import configure_torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "experiments"))
 from indexing import photos_1280x720  # noqa: E402
 from localize_cost import measure  # noqa: E402
+from photos import SETS  # noqa: E402
 
 CALIBRATION_PHOTOS = 16
 CN_IMAGES = ROOT.parent / "shared" / "datasets" / "easypr-cn" / "images"
 
 
+def set_localization(name: str) -> dict:
+    """Recall at IoU >= 0.3 per labelled plate and median candidates a photo, as photos.localization."""
+    found, misses, counts = [], [], {}
+    for item in load_dataset(SETS[name][0]).items:
+        if item.path not in counts:
+            image = cv2.imread(str(item.path))
+            counts[item.path] = [] if image is None else [c.box for c in localize_module.localize(image)]
+        hit = any(box_iou(box, item.box) >= 0.3 for box in counts[item.path])
+        found.append(hit)
+        misses += [] if hit else [item.plate]
+    return {
+        "recall": sum(found) / len(found),
+        "misses": misses,
+        "median_candidates": statistics.median(len(boxes) for boxes in counts.values()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=40)
+    parser.add_argument("--sets", nargs="*", default=[])
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     configure_torch(1)
     reader = localize_module.get_reader()
@@ -50,6 +81,14 @@ def main() -> None:
         if image is not None:
             localize_module.localize(image)
     int8 = localize_module._channels_last(convert_fx(prepared), bfloat16=False)
+    if args.sets:
+        reader.detector = int8
+        results = {}
+        for name in args.sets:
+            results[name] = set_localization(name)
+            print(name, results[name], flush=True)
+            args.out.write_text(json.dumps(results, indent=1))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         paths = photos_1280x720(Path(tmp), args.photos)
         for name, detector in (("int8", int8), ("shipped", shipped)):

@@ -69,12 +69,18 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=40)
     parser.add_argument("--sets", nargs="*", default=[])
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--float-upconv", action="store_true", help="leave the U-Net's upconv blocks and conv_cls in float"
+    )
     args = parser.parse_args()
     configure_torch(1)
     reader = localize_module.get_reader()
     shipped = reader.detector
     net = copy.deepcopy(shipped.net).to(memory_format=torch.contiguous_format).float().eval()
-    prepared = prepare_fx(net, get_default_qconfig_mapping("x86"), example_inputs=(torch.randn(1, 3, 384, 640),))
+    mapping = get_default_qconfig_mapping("x86")
+    for name in ("upconv1", "upconv2", "upconv3", "upconv4", "conv_cls") if args.float_upconv else ():
+        mapping = mapping.set_module_name(name, None)
+    prepared = prepare_fx(net, mapping, example_inputs=(torch.randn(1, 3, 384, 640),))
     reader.detector = localize_module._channels_last(prepared, bfloat16=False)
     for path in sorted(CN_IMAGES.glob("*.jpg"))[:CALIBRATION_PHOTOS]:
         image = cv2.imread(str(path))

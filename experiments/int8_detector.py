@@ -8,8 +8,8 @@ benchmarks/localize_cost.py, one thread, CPU seconds a photo and recall. Cap the
 with ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 PLATESEARCH_DETECTOR_PRECISION=float32.
 
 With --sets, the int8 detector localizes every photo of those photo sets (experiments/photos.py
-SETS) instead, and each set's recall at IoU >= 0.3 per plate, its misses and the median
-candidates a photo are written to --out, to set beside the shipped detector's figures in
+SETS) instead, and each set's recall at IoU >= 0.3 per plate (and per width band), its misses
+and the median candidates a photo are written to --out, to set beside the shipped detector's figures in
 experiments/pipeline_views.json.
 
 Run: PLATESEARCH_THREADS=1 .venv/bin/python experiments/int8_detector.py [--photos 40]
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -41,27 +40,24 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "experiments"))
 from indexing import photos_1280x720  # noqa: E402
 from localize_cost import measure  # noqa: E402
-from photos import SETS  # noqa: E402
+from photos import SETS, localization_figures  # noqa: E402
 
 CALIBRATION_PHOTOS = 16
 CN_IMAGES = ROOT.parent / "shared" / "datasets" / "easypr-cn" / "images"
 
 
 def set_localization(name: str) -> dict:
-    """Recall at IoU >= 0.3 per labelled plate and median candidates a photo, as photos.localization."""
-    found, misses, counts = [], [], {}
+    """photos.localization's figures for the int8 detector, localizing each photo here (no
+    index), and the plates it missed."""
+    found, misses, boxes = [], [], {}
     for item in load_dataset(SETS[name][0]).items:
-        if item.path not in counts:
+        if item.path not in boxes:
             image = cv2.imread(str(item.path))
-            counts[item.path] = [] if image is None else [c.box for c in localize_module.localize(image)]
-        hit = any(box_iou(box, item.box) >= 0.3 for box in counts[item.path])
-        found.append(hit)
+            boxes[item.path] = [] if image is None else [c.box for c in localize_module.localize(image)]
+        hit = any(box_iou(box, item.box) >= 0.3 for box in boxes[item.path])
+        found.append((item.box[2], hit))
         misses += [] if hit else [item.plate]
-    return {
-        "recall": sum(found) / len(found),
-        "misses": misses,
-        "median_candidates": statistics.median(len(boxes) for boxes in counts.values()),
-    }
+    return {**localization_figures(found, [len(b) for b in boxes.values()]), "misses": misses}
 
 
 def main() -> None:

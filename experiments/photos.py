@@ -138,6 +138,11 @@ def localization(folder: Path, index_dir: Path) -> dict:
             path = path_of_hash.get(file_sha256(item.path), path)
         candidates = boxes.get(path, [])
         found.append((item.box[2], any(box_iou(c, item.box) >= 0.3 for c in candidates)))
+    return localization_figures(found, [len(b) for b in boxes.values()])
+
+
+def localization_figures(found: list[tuple[int, bool]], candidate_counts: list[int]) -> dict:
+    """Recall over labelled plates ((width, found) each), per width band, and median candidates a photo."""
     bands = {}
     for low, high in WIDTH_BANDS:
         inside = [hit for width, hit in found if low <= width < high]
@@ -145,7 +150,7 @@ def localization(folder: Path, index_dir: Path) -> dict:
     return {
         "recall": sum(hit for _, hit in found) / len(found),
         "bands": bands,
-        "median_candidates": statistics.median(len(b) for b in boxes.values()),
+        "median_candidates": statistics.median(candidate_counts),
     }
 
 

@@ -72,6 +72,7 @@ def gather(index_dir: Path, folder: Path) -> dict:
                 "conf": np.array([1.0 if c is None else c for c in confidence], np.float32),
                 "places": [crops[i].place for i in candidates],
                 "paths": [crops[i].photo_path for i in candidates],
+                "heights": np.array([crops[i].box[3] for i in candidates]),
             }
     textmatch.STRAY_END_COST = 0.25
     return {"queries": queries, "labelled": {p: [i.plate for i in items] for p, items in labelled.items()}}

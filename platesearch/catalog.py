@@ -184,6 +184,14 @@ class Catalog:
             for r in rows
         }
 
+    def box_heights(self, crop_ids: list[int]) -> np.ndarray:
+        """Each crop's box height in photo pixels, in `crop_ids`' order (0 for a crop not stored)."""
+        if not crop_ids:
+            return np.zeros(0, np.int64)
+        marks = ",".join("?" * len(crop_ids))
+        heights = dict(self.db.execute(f"SELECT id, h FROM crops WHERE id IN ({marks})", tuple(crop_ids)))
+        return np.array([heights.get(i, 0) for i in crop_ids], np.int64)
+
     def stored_readings(self, crop_ids: list[int]) -> dict[int, str]:
         """The stored readings of those of these crops that have any."""
         if not crop_ids:

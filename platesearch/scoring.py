@@ -1,7 +1,7 @@
 """How a crop's embedding and readings combine into one score for a query (no TensorFlow needed).
 
 hybrid = (1 - ocr_weight) * cosine + ocr_weight * reading similarity, halved into 0..0.5;
-a crop with an exact reading of a plate of at least EXACT_MIN_LENGTH characters gets 0.5 on
+a crop whose text is less than SMALL_TEXT_HEIGHT pixels tall weighs its reading less; a crop with an exact reading of a plate of at least EXACT_MIN_LENGTH characters gets 0.5 on
 top, so it ranks above every crop without one, whatever their cosine. "Exact" allows one
 confusable character or one stray character at an end of the reading (similarity >= EXACT).
 The weight is high because the shipped embedding does not yet hold on plates and cameras it
@@ -18,17 +18,34 @@ DEFAULT_SEARCH_METHOD = "hybrid"
 DEFAULT_OCR_WEIGHT = 0.8  # best mean top-1 over the 8 visible sets and stress variants (RESULTS.md §0)
 EXACT_MIN_LENGTH = 4  # shorter queries are too easily read somewhere by chance
 EXACT = 0.949
+# EasyOCR's recognizer reads text under about 12 photo pixels tall two or three characters off
+# (EU plates 40-47 px wide in 1920x1080 frames), while the embedding of the crop's binarized
+# views still ranks it first; a reading that far off elsewhere then outscored it. Such a crop
+# weighs its reading by SMALL_TEXT_READING_FACTOR times the OCR weight. Both chosen leave one
+# dataset out (experiments/fusion_small_text.py, RESULTS.md §0 "Small text weighs its reading less").
+SMALL_TEXT_HEIGHT = 12
+SMALL_TEXT_READING_FACTOR = 0.5
 
 
 def hybrid_scores(
-    cosines: np.ndarray, reading_similarities: np.ndarray, plate: str, ocr_weight: float = DEFAULT_OCR_WEIGHT
+    cosines: np.ndarray,
+    reading_similarities: np.ndarray,
+    plate: str,
+    ocr_weight: float = DEFAULT_OCR_WEIGHT,
+    text_heights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Scores in 0..1 from each crop's cosine to the query render and its best reading's similarity."""
+    """Scores in 0..1 from each crop's cosine to the query render and its best reading's
+    similarity; `text_heights` (each crop's box height in photo pixels), when given, weigh the
+    readings of small text less."""
     if not 0.0 <= ocr_weight <= 1.0:
         raise ValueError(f"ocr_weight must be between 0 and 1, got {ocr_weight}")
     cosines = np.clip(np.asarray(cosines, np.float32), 0.0, 1.0)
     readings = np.asarray(reading_similarities, np.float32)
-    fused = 0.5 * ((1.0 - ocr_weight) * cosines + ocr_weight * readings)
+    weights = np.full(len(readings), ocr_weight, np.float32)
+    if text_heights is not None:
+        small = np.asarray(text_heights) < SMALL_TEXT_HEIGHT
+        weights[small] *= SMALL_TEXT_READING_FACTOR
+    fused = 0.5 * ((1.0 - weights) * cosines + weights * readings)
     exact = (readings >= EXACT) & (len(plate) >= EXACT_MIN_LENGTH)
     return fused + 0.5 * exact
 

@@ -91,6 +91,7 @@ def search_store(
             np.array([read_scores[i] for i in candidates]),
             plate,
             ocr_weight,
+            store.catalog.box_heights(candidates),
         )
         scores = dict(zip(candidates, fused.tolist(), strict=True))
     best = _best_per_photo(store, scores, k, window)

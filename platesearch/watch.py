@@ -97,7 +97,8 @@ def alerts_for(
             continue
         readings = [best_reading(entry, crops[crop_id].ocr_text) for crop_id in ids]
         cosines = plate_index.cosine(plate_index.embed_plate(entry), ids)
-        scores = hybrid_scores(np.array(cosines), np.array([r[0] for r in readings]), entry)
+        heights = np.array([crops[crop_id].box[3] for crop_id in ids])
+        scores = hybrid_scores(np.array(cosines), np.array([r[0] for r in readings]), entry, text_heights=heights)
         for crop_id, (similarity, reading), cosine, score in zip(ids, readings, cosines, scores.tolist(), strict=True):
             exact = similarity >= EXACT - 1e-6
             lenient = similarity >= LENIENT_READING or cosine >= LENIENT_COSINE

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from platesearch.scoring import DEFAULT_OCR_WEIGHT, EXACT, hybrid_scores
+from platesearch.scoring import DEFAULT_OCR_WEIGHT, EXACT, SMALL_TEXT_HEIGHT, SMALL_TEXT_READING_FACTOR, hybrid_scores
 
 
 def test_an_exact_reading_beats_any_cosine_without_one():
@@ -36,3 +36,15 @@ def test_scores_stay_within_zero_and_one():
 def test_bad_weights_are_refused(weight):
     with pytest.raises(ValueError, match="ocr_weight"):
         hybrid_scores(np.array([0.5]), np.array([0.5]), "AB1234", weight)
+
+
+def test_readings_of_small_text_weigh_less_and_exact_ones_still_come_first():
+    cos, read = np.array([0.85, 0.74, 0.1]), np.array([0.67, 0.71, 1.0])
+    tall = np.full(3, SMALL_TEXT_HEIGHT)
+    small = tall - 1
+    assert np.array_equal(hybrid_scores(cos, read, "RK867AD", text_heights=tall), hybrid_scores(cos, read, "RK867AD"))
+    before, after = hybrid_scores(cos, read, "RK867AD"), hybrid_scores(cos, read, "RK867AD", text_heights=small)
+    assert before[1] > before[0] and after[0] > after[1]  # the cosine's lead now decides
+    assert after[2] > 0.5 and after.argmax() == 2  # an exact reading is first at any size
+    weight = DEFAULT_OCR_WEIGHT * SMALL_TEXT_READING_FACTOR
+    assert after[0] == pytest.approx(0.5 * ((1 - weight) * 0.85 + weight * 0.67))

@@ -28,11 +28,11 @@ def store(make_store):
     return make_store(DIM)
 
 
-def add(store: IndexStore, crops: list[tuple[str, np.ndarray, str | None]]) -> None:
+def add(store: IndexStore, crops: list[tuple[str, np.ndarray, str | None]], box_height: int = 40) -> None:
     """One crop per (photo path, vector, reading); several entries may share a photo."""
     photos: dict[str, list[CropRow]] = {}
     for path, _, reading in crops:
-        photos.setdefault(path, []).append(CropRow((0, 0, 10, 5), reading, 0.9 if reading else None))
+        photos.setdefault(path, []).append(CropRow((0, 0, 80, box_height), reading, 0.9 if reading else None))
     rows = [PhotoRow(path, f"{n:064x}", 1, 0.0, found) for n, (path, found) in enumerate(photos.items())]
     vectors = np.stack([vector for path in photos for p, vector, _ in crops if p == path])
     store.add_batch(rows, vectors, [], {})
@@ -45,6 +45,19 @@ def test_a_confident_exact_reading_beats_a_higher_cosine(store):
     assert results[0].reading == "AB1234" and results[0].ocr_confidence == 0.9
     embedding = search_store(store, "AB1234", fake_embed, k=2, method="embedding")
     assert [r.path for r in embedding] == ["/near.jpg", "/read.jpg"]  # the cosine alone orders the other way
+
+
+@pytest.mark.parametrize(("box_height", "first"), [(40, "/misread.jpg"), (10, "/plate.jpg")])
+def test_a_reading_of_small_text_weighs_less_than_the_embeddings_lead(make_store, box_height, first):
+    """The EU frames' miss: the plate's own crop is the embedding's clear first but read with two
+    characters lost; another plate is read two characters off. At 10 px tall both readings are
+    guesswork and the cosine decides; at 40 px the readings are trusted as before."""
+    store = make_store(DIM)
+    plate_crop = ("/plate.jpg", unit(1, 0.62, 0, 0), "867A0")  # cosine 0.85
+    misread_crop = ("/misread.jpg", unit(1, 0.91, 0, 0), "RK865AC")  # cosine 0.74
+    add(store, [plate_crop, misread_crop], box_height)
+    results = search_store(store, "RK867AD", fake_embed, k=2, method="hybrid")
+    assert results[0].path == first
 
 
 def test_a_photo_counts_once_with_its_best_crop(store):

@@ -28,6 +28,10 @@ MIN_DESKEW_DEGREES = 1.0
 FALLBACK_BELOW = 6
 LOCAL_BLOCK = 25
 LOCAL_OFFSET = 7
+# A state emblem or logo at either end of a US plate's line of characters (a loon, a clover,
+# a crest) is character-sized but square; plate characters are of about equal width (only 1
+# and I narrower), so an end blob this many times wider than the line's median is dropped.
+EMBLEM_WIDTH = 1.6
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,20 @@ def character_blobs(mask: np.ndarray) -> list[Blob]:
         line = [b for b in shaped if abs(b.h - ref.h) <= 0.25 * ref.h and abs(b.cy - ref.cy) <= 0.3 * ref.h]
         if (len(line), sum(b.area for b in line)) > (len(best), sum(b.area for b in best)):
             best = line
-    return sorted(best, key=lambda b: b.x)
+    return _without_end_emblems(sorted(best, key=lambda b: b.x))
+
+
+def _without_end_emblems(line: list[Blob]) -> list[Blob]:
+    """`line` less the blobs at its ends that are EMBLEM_WIDTH times wider than its median."""
+    while len(line) >= 3:
+        widest = EMBLEM_WIDTH * float(np.median([b.w for b in line]))
+        if line[0].w > widest and line[0].w >= line[-1].w:
+            line = line[1:]
+        elif line[-1].w > widest:
+            line = line[:-1]
+        else:
+            break
+    return line
 
 
 def _skew_degrees(blobs: list[Blob]) -> float:

@@ -9,8 +9,9 @@ from platesearch.media import read_image
 from platesearch.plates import matching_formats
 from platesearch.render import render_plate
 
-# Measured on all 737 US crops whose label is a 4-8 character plate: 0.712 (2026-11-25).
-US_COUNT_FLOOR = 0.68
+# Measured on all 737 US crops whose label is a 4-8 character plate: 0.712 (2026-11-25); 0.735
+# with the local-threshold fallback, 0.761 once emblems at the ends are dropped (2026-12-04).
+US_COUNT_FLOOR = 0.75
 # Measured on the 222 EU and BR photos' labelled plates cut with a 10 % margin: EU 0.954, BR 0.895.
 POLARITY_FLOOR = 0.85
 # Share of the 530 BR camera crops (infrared, low contrast) whose character count is the plate's
@@ -62,6 +63,23 @@ def test_low_contrast_crop_in_a_dark_frame_falls_back_to_a_local_threshold(monke
     assert 6 <= count_characters(binarize(crop)) <= 8
     monkeypatch.setattr(stage, "FALLBACK_BELOW", 0)  # Otsu alone
     assert count_characters(binarize(crop)) < 3
+
+
+def test_an_emblem_at_an_end_of_the_line_is_not_a_character(monkeypatch):
+    """A state emblem beside the characters (a loon, a clover): character-sized, but square."""
+    import cv2
+
+    from platesearch import binarize as stage
+
+    crop = np.full((90, 420), 255, np.uint8)
+    cv2.putText(crop, "AB123", (120, 68), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 6)
+    cv2.ellipse(crop, (65, 45), (26, 22), 0, 0, 360, 0, 5)  # a ring with a bar: 1.7 characters wide
+    cv2.line(crop, (39, 45), (91, 45), 0, 4)
+    assert count_characters(binarize(crop)) == 5
+    _, blobs = stage.text_mask(crop)
+    assert min(b.x for b in blobs) * crop.shape[0] / stage.WORK_HEIGHT > 100  # the ring is not among them
+    monkeypatch.setattr(stage, "EMBLEM_WIDTH", 100.0)  # no blob is that wide: nothing dropped
+    assert count_characters(binarize(crop)) == 6
 
 
 def test_br_camera_crops_keep_their_characters(shared_datasets):

@@ -11,7 +11,7 @@ Two query sets:
 With --views a crop's gallery vector is the mean over its views, as an index makes it
 (views.py): a crop dataset's image trimmed and padded (views.crop_views); a photo dataset's box
 also cut at localize.FRAMING_MARGINS, as a candidate is cut again from its photo.
-Binarized crops are cached in build/embedding/NAME.npz (NAME-views.npz).
+Binarized crops are cached in build/embedding-<binarizer version>/NAME.npz (NAME-views.npz).
 
 Run: .venv/bin/python experiments/embedding.py --model shipped=platesearch/weights \
          --model lodo-us=runs/lodo-us [--views] [--out build/embedding.json]
@@ -31,13 +31,13 @@ from platesearch.datasets import is_validation_plate, load_dataset
 from platesearch.localize import FRAMING_MARGINS
 from platesearch.media import ImageReadError, read_image
 from platesearch.metrics import embedding_retrieval
-from platesearch.model import PlateEmbedder
+from platesearch.model import PREPROCESSING_VERSION, PlateEmbedder
 from platesearch.render import render_plate
 from platesearch.views import VIEWS, crop_views, mean_of_views
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
-CACHE = ROOT / "build" / "embedding"
+CACHE = ROOT / "build" / f"embedding-{PREPROCESSING_VERSION}"  # crops binarized by another version differ
 DATASETS = {
     "openalpr-us-crops": SHARED / "openalpr-us-crops",
     "us-crops-60": ROOT / "build" / "stress" / "us-crops-60",

@@ -1,11 +1,12 @@
 """How a crop's embedding and readings combine into one score for a query (no TensorFlow needed).
 
-hybrid = (1 - ocr_weight) * cosine + ocr_weight * reading similarity, halved into 0..0.5;
-a crop whose text is less than SMALL_TEXT_HEIGHT pixels tall weighs its reading less; a crop with an exact reading of a plate of at least EXACT_MIN_LENGTH characters gets 0.5 on
-top, so it ranks above every crop without one, whatever their cosine. "Exact" allows one
-confusable character or one stray character at an end of the reading (similarity >= EXACT).
-The weight is high because the shipped embedding does not yet hold on plates and cameras it
-never saw (issue #13); on each set, the weight chosen without that set was 0.8 or 0.95. The weight was chosen
+hybrid = (1 - ocr_weight) * cosine + ocr_weight * reading similarity, halved into 0..0.5, where
+a crop whose box is less than SMALL_TEXT_HEIGHT pixels tall weighs its reading less. A crop with
+an exact reading of a plate of at least EXACT_MIN_LENGTH characters gets 0.5 on top, so it
+ranks above every crop without one, whatever their cosine. "Exact" allows one confusable
+character or one stray character at an end of the reading (similarity >= EXACT). The weight is
+high because the shipped embedding does not yet hold on plates and cameras it never saw (issue
+#13); on each set, the weight chosen without that set was 0.8 or 0.95. The weight was chosen
 by leave-one-dataset-out measurement (experiments/RESULTS.md).
 """
 

@@ -2,7 +2,9 @@
 shipped default setting only (no grid, so nothing is tuned on the sets): each set indexed
 (crop sets copy their readings from --readings-from, readings do not depend on the model),
 then the default hybrid, the embedding and the reading, on all plates and on held-out plates.
-Used when the model changes and the fusion setting stays (experiments/RESULTS.md §0).
+Used when the model changes and the fusion setting stays (experiments/RESULTS.md §0). With
+--evaluate-only the indexes already in --indexes are queried again (the fusion changed, the
+indexes did not); the indexing time and localization recorded in --out are kept.
 
 Run: .venv/bin/python experiments/pipeline_at_default.py --indexes runs/results5 --readings-from runs/results4 \
          --out experiments/pipeline_v1_new_data.json [SET ...]
@@ -27,6 +29,7 @@ def main() -> None:
     parser.add_argument("--readings-from", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--evaluate-only", action="store_true", help="query the indexes in --indexes again")
     args = parser.parse_args()
     if unknown := sorted(set(args.sets) - set(SETS)):  # not argparse choices: it rejects an empty list
         parser.error(f"unknown set(s) {unknown}; known: {list(SETS)}")
@@ -34,10 +37,13 @@ def main() -> None:
     for name in args.sets or list(SETS):
         folder, crops, _ = SETS[name]
         started = time.perf_counter()
-        index_dir, seconds = build_index(name, folder, crops, args.workers, args.indexes, args.readings_from)
-        result: dict = {"index_seconds": seconds, "methods": {}}
-        if not crops:
-            result["localization"] = localization(folder, index_dir)
+        if args.evaluate_only:
+            index_dir, result = args.indexes / name, {**results[name], "methods": {}}
+        else:
+            index_dir, seconds = build_index(name, folder, crops, args.workers, args.indexes, args.readings_from)
+            result = {"index_seconds": seconds, "methods": {}}
+            if not crops:
+                result["localization"] = localization(folder, index_dir)
         for queries, holdout in (("all", False), ("holdout", True)):
             rows = result["methods"].setdefault(queries, {})
             for method in ("hybrid", "embedding", "ocr"):

@@ -78,6 +78,20 @@ def gather(index_dir: Path, folder: Path) -> dict:
     return {"queries": queries, "labelled": {p: [i.plate for i in items] for p, items in labelled.items()}}
 
 
+def gathered_sets(indexes: Path, cache: Path, names: list[str]) -> dict[str, dict]:
+    """`gather` of each named set's index under `indexes`, cached in `cache` (one pickle a set;
+    caches written before box heights were gathered lack "heights")."""
+    cache.mkdir(parents=True, exist_ok=True)
+    data = {}
+    for name in names:
+        cached = cache / f"{name}.pkl"
+        if not cached.exists():
+            cached.write_bytes(pickle.dumps(gather(indexes / name, SETS[name][0])))
+        data[name] = pickle.loads(cached.read_bytes())
+        print(name, "gathered", flush=True)
+    return data
+
+
 def rank(q: dict, plate: str, labelled: dict, weight: float, cost: float, floor: float) -> int | None:
     """The 1-based rank of the first photo labelled `plate` among the first 10 (search_store's scoring)."""
     sims = q["sims"][cost]
@@ -110,14 +124,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("build/fusion"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
-    data = {}
-    for name in args.sets:
-        cached = args.cache / f"{name}.pkl"
-        if not cached.exists():
-            cached.write_bytes(pickle.dumps(gather(args.indexes / name, SETS[name][0])))
-        data[name] = pickle.loads(cached.read_bytes())
-        print(name, "gathered", flush=True)
+    data = gathered_sets(args.indexes, args.cache, args.sets)
     table = {
         queries: {name: {str(s): top1(d, s, queries == "holdout") for s in GRID} for name, d in data.items()}
         for queries in ("all", "holdout")

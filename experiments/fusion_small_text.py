@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
-from fusion_grid import gather
+from fusion_grid import gathered_sets
 from photos import SETS
 
 from platesearch import scoring
@@ -60,13 +59,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
-    data = {}
-    for name in args.sets:
-        cached = args.cache / f"{name}.pkl"
-        if not cached.exists():
-            cached.write_bytes(pickle.dumps(gather(args.indexes / name, SETS[name][0])))
-        data[name] = pickle.loads(cached.read_bytes())
+    data = gathered_sets(args.indexes, args.cache, args.sets)
     source = {name: SETS[name][2] for name in data}
     out: dict = {"grid": [list(s) for s in GRID], "before": list(BEFORE)}
     for queries in ("all", "holdout"):

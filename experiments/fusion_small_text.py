@@ -2,12 +2,13 @@
 
 Each query's candidates come from experiments/fusion_grid.py's `gather` (cached per set, with
 each candidate's box height). A grid point is (OCR weight, stray-end cost, reading factor,
-height); the stray-end cost stays the shipped 0.25, because it also decides what counts as an
-exact reading (two stray characters would pass at 0.15) and the watch list's thresholds were
-measured with it. Crops whose box is less than `height` photo pixels tall weigh their reading by
+height); the OCR weight stays the shipped 0.8 (fusion_grid.py searches it) and the stray-end
+cost the shipped 0.25, because it also decides what counts as an exact reading (two stray
+characters would pass at 0.15) and the watch list's thresholds were measured with it. Crops whose box is less than `height` photo pixels tall weigh their reading by
 `factor` times the OCR weight (`scoring.SMALL_TEXT_HEIGHT`, `SMALL_TEXT_READING_FACTOR`);
 factor 1 is the fusion before the rule. For each set, the point with the best mean top-1 over
-all the *other* sets is chosen (ties: the rule off, then the shipped point) and scored on it,
+all the *other* sets is chosen (ties: the rule off, then the larger factor, then the lower
+height) and scored on it,
 on all plates and on the plates held out of training. A stricter protocol leaves out every set
 made from the same source photos (eu-in-1920 is openalpr-eu's photos in larger frames).
 

@@ -38,6 +38,8 @@ def main() -> None:
         folder, crops, _ = SETS[name]
         started = time.perf_counter()
         if args.evaluate_only:
+            if name not in results:
+                parser.error(f"--evaluate-only: {args.out} has no entry for {name}; index it first")
             index_dir, result = args.indexes / name, {**results[name], "methods": {}}
         else:
             index_dir, seconds = build_index(name, folder, crops, args.workers, args.indexes, args.readings_from)

@@ -9,6 +9,7 @@ characters so they fill the height like a render, and a mild skew is straightene
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -34,6 +35,18 @@ LOCAL_OFFSET = 7
 # binarize-v3: US crops whose blob count is the plate's length 0.735 -> 0.761 (plates of at
 # most 5 characters 0.442 -> 0.558); experiments/RESULTS.md §0b, "Emblems are not characters".
 EMBLEM_WIDTH = 1.6
+# A character at an end of the line that touches print above or below it (a state name, a
+# slogan, a sticker) is one blob with that print and no character, so the trim cut it off
+# (KAA20C binarized as AA20C). Cut to the line's band of rows it is a character again: a piece
+# of the band at least MERGED_MIN_HEIGHT of the line's median height and MERGED_MIN_WIDTH of its
+# median width (narrower pieces are frame bars), within MERGED_REACH character pitches of the
+# line's end, joins the line, unless its whole blob is as tall as the crop or touches its sides
+# (a plate frame). binarize-v4: US crops whose blob count is the plate's length 0.761 -> 0.787,
+# BR camera crops 0.664 -> 0.662; experiments/RESULTS.md §0b, "Characters touching print".
+MERGED_MIN_HEIGHT = 0.8
+MERGED_MIN_WIDTH = 0.7
+MERGED_REACH = 1.3
+FRAME_HEIGHT = 0.9  # of the crop: a blob this tall is a frame, not print beside a character
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,45 @@ def _without_end_emblems(line: list[Blob]) -> list[Blob]:
     return line
 
 
+def _with_merged_ends(mask: np.ndarray, line: list[Blob]) -> list[Blob]:
+    """`line` grown at its ends by the character-shaped pieces of its band of rows, which are
+    characters merged with print above or below (MERGED_* above)."""
+    if len(line) < 3:
+        return line
+    median_h = float(np.median([b.h for b in line]))
+    median_w = float(np.median([b.w for b in line]))
+    pitch = float(np.median([b.cx - a.cx for a, b in pairwise(line)]))
+    top, bottom = min(b.y for b in line), max(b.y + b.h for b in line)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, band_labels, band_stats, _ = cv2.connectedComponentsWithStats(mask[top:bottom], connectivity=8)
+    crop_h, crop_w = mask.shape
+    pieces = []
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in band_stats[i])
+        if not (
+            h >= MERGED_MIN_HEIGHT * median_h
+            and MERGED_MIN_WIDTH * median_w <= w <= 1.3 * median_h
+            and 0.12 <= area / (w * h) <= 0.95
+        ):
+            continue
+        row, col = np.unravel_index(np.argmax(band_labels == i), band_labels.shape)
+        whole_x, _, whole_w, whole_h, _ = stats[labels[top + row, col]]  # the blob the piece was cut from
+        if whole_h < FRAME_HEIGHT * crop_h and whole_x > 0 and whole_x + whole_w < crop_w:
+            pieces.append(Blob(x, y + top, w, h, area))
+    line = list(line)
+    while True:
+        first, last = line[0], line[-1]
+        left = [p for p in pieces if p.x + p.w <= first.x + 1 and first.cx - p.cx <= MERGED_REACH * pitch]
+        right = [p for p in pieces if p.x >= last.x + last.w - 1 and p.cx - last.cx <= MERGED_REACH * pitch]
+        if not left and not right:
+            return line
+        if left:
+            line.insert(0, max(left, key=lambda p: p.cx))
+        if right:
+            line.append(min(right, key=lambda p: p.cx))
+        pieces = [p for p in pieces if p not in line]
+
+
 def _skew_degrees(blobs: list[Blob]) -> float:
     """Angle of the line through the characters' centres (0 when it cannot be told)."""
     if len(blobs) < 3:
@@ -162,7 +214,7 @@ def text_mask(crop: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
         rotated_blobs = character_blobs(rotated)
         if len(rotated_blobs) >= len(blobs):
             mask, blobs = rotated, rotated_blobs
-    return mask, blobs
+    return mask, _without_end_emblems(_with_merged_ends(mask, blobs))
 
 
 def _local_threshold(smooth: np.ndarray, mask: np.ndarray, blobs: list[Blob]) -> tuple[np.ndarray, list[Blob]]:

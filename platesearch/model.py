@@ -25,7 +25,7 @@ from platesearch.runtime import configure_tensorflow, quiet_native_stderr, threa
 
 # Bump when binarize/render/canvas change what the model sees: embeddings made with another
 # preprocessing version are not comparable, and indexes record the version they used.
-PREPROCESSING_VERSION = "binarize-v3"  # v2: local-threshold fallback; v3: end emblems dropped (issue #13)
+PREPROCESSING_VERSION = "binarize-v4"  # v2: local-threshold fallback; v3: end emblems dropped; v4: characters touching print kept (issue #13)
 DEFAULT_MODEL_DIR = PACKAGE_DIR / "weights"
 MODEL_FILE = "autoencoder.keras"
 MANIFEST_FILE = "manifest.json"

@@ -99,6 +99,11 @@ def remove_frame_lines(mask: np.ndarray) -> np.ndarray:
     return cv2.subtract(mask, cv2.bitwise_or(horizontal, vertical))
 
 
+def _character_fill(b: Blob) -> bool:
+    """Neither a hairline nor a solid block: the share of its box a character's ink covers."""
+    return 0.12 <= b.area / (b.w * b.h) <= 0.95
+
+
 def character_blobs(mask: np.ndarray) -> list[Blob]:
     """The largest set of character-like blobs of similar height on one line, left to right.
 
@@ -110,9 +115,7 @@ def character_blobs(mask: np.ndarray) -> list[Blob]:
     shaped = [
         b
         for b in _blobs(mask)
-        if 0.25 * height <= b.h <= 0.95 * height
-        and 0.08 * b.h <= b.w <= 1.3 * b.h
-        and 0.12 <= b.area / (b.w * b.h) <= 0.95
+        if 0.25 * height <= b.h <= 0.95 * height and 0.08 * b.h <= b.w <= 1.3 * b.h and _character_fill(b)
     ]
     best: list[Blob] = []
     for ref in shaped:
@@ -144,18 +147,21 @@ def _with_merged_ends(mask: np.ndarray, line: list[Blob]) -> list[Blob]:
     median_w = float(np.median([b.w for b in line]))
     pitch = float(np.median([b.cx - a.cx for a, b in pairwise(line)]))
     top, bottom = min(b.y for b in line), max(b.y + b.h for b in line)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     count, band_labels, band_stats, _ = cv2.connectedComponentsWithStats(mask[top:bottom], connectivity=8)
+    shaped = [
+        i
+        for i in range(1, count)
+        if band_stats[i][3] >= MERGED_MIN_HEIGHT * median_h
+        and MERGED_MIN_WIDTH * median_w <= band_stats[i][2] <= 1.3 * median_h
+        and _character_fill(Blob(*(int(v) for v in band_stats[i])))
+    ]
+    if not shaped:  # the usual case: no whole-mask labelling needed
+        return line
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     crop_h, crop_w = mask.shape
     pieces = []
-    for i in range(1, count):
+    for i in shaped:
         x, y, w, h, area = (int(v) for v in band_stats[i])
-        if not (
-            h >= MERGED_MIN_HEIGHT * median_h
-            and MERGED_MIN_WIDTH * median_w <= w <= 1.3 * median_h
-            and 0.12 <= area / (w * h) <= 0.95
-        ):
-            continue
         row, col = np.unravel_index(np.argmax(band_labels == i), band_labels.shape)
         whole_x, _, whole_w, whole_h, _ = stats[labels[top + row, col]]  # the blob the piece was cut from
         if whole_h < FRAME_HEIGHT * crop_h and whole_x > 0 and whole_x + whole_w < crop_w:

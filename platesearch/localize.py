@@ -59,6 +59,15 @@ ZOOM_HEIGHT = 48
 ZOOM_PIXELS = 48_000
 ZOOM_MARGIN = (1.0, 1.0)  # the zoomed region extends this many box heights left/right, above/below
 MAX_ZOOMS = 8  # per photo, the largest boxes first
+# Text the whole-photo pass answers only weakly is looked at closer: a 49 x 16 px plate whose
+# characters are 10 px high, at three quarters of its size, passes no threshold above these.
+# Boxes found at them (from the same score maps), lower than ZOOM_BELOW and with no box of the
+# pass in their zoom region, are detected again at zoom, WEAK_ZOOM_MARGIN box heights around
+# them: a weak answer is often a piece of a line ("JIY" of "JIY4434"), so the zoom looks along
+# it. Only what the zoom finds is kept, never the weak box.
+WEAK_THRESHOLDS = (0.1, 0.05)
+WEAK_ZOOM_MARGIN = (4.0, 1.0)
+MAX_WEAK_ZOOMS = 4
 # A crop read on its own is enlarged to at least this height first, so small plates' characters
 # are large enough for the detector (crops scaled to 48 / 64 / 96 px read 5 / 6 / 7 of the 18
 # sample plates exactly, at 0.4 / 0.5 / 0.8 s per photo: 64 is the compromise).
@@ -291,47 +300,77 @@ def plausibility(text: str, confidence: float, aspect: float) -> float:
     return min(1.0, score)
 
 
+LINK_THRESHOLD = 0.4  # EasyOCR's default
+
+
 def _detect(
     image: np.ndarray, max_side: int, text_threshold: float = 0.7, low_text: float = 0.4, min_size: int = 8
 ) -> list[np.ndarray]:
     """Text quads the detector finds (no grouping across gaps: merging is ours)."""
+    return _detect_levels(image, max_side, [(text_threshold, low_text)], min_size)[0]
+
+
+def _detect_levels(
+    image: np.ndarray, max_side: int, levels: list[tuple[float, float]], min_size: int = 8
+) -> list[list[np.ndarray]]:
+    """The text quads of each (text threshold, low text) in `levels`, each what EasyOCR's
+    `Reader.detect` returns at them, from one pass of the network: its score maps are computed
+    once and thresholded at every level (Reader.detect would run the network for each)."""
+    import torch
+    from easyocr.craft_utils import adjustResultCoordinates, getDetBoxes
+    from easyocr.imgproc import normalizeMeanVariance, resize_aspect_ratio
+    from easyocr.utils import group_text_box, reformat_input
+
     reader = get_reader()
-    horizontal, free = reader.detect(
-        image,
-        canvas_size=max_side,
-        text_threshold=text_threshold,
-        low_text=low_text,
-        width_ths=0.05,
-        add_margin=0.05,
-        min_size=min_size,
-    )
-    quads = [np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) for x0, x1, y0, y1 in horizontal[0]]
-    quads += [np.float32(q) for q in free[0]]
-    return quads
+    image, _ = reformat_input(image)
+    resized, ratio, _ = resize_aspect_ratio(image, max_side, interpolation=cv2.INTER_LINEAR, mag_ratio=1.0)
+    batch = torch.from_numpy(np.transpose(normalizeMeanVariance(resized), (2, 0, 1))[None].copy())
+    with torch.no_grad():
+        scores, _ = reader.detector(batch)
+    text_map, link_map = scores[0, :, :, 0].numpy(), scores[0, :, :, 1].numpy()
+    found = []
+    for text_threshold, low_text in levels:
+        boxes, _, _ = getDetBoxes(text_map, link_map, text_threshold, LINK_THRESHOLD, low_text, False)
+        boxes = adjustResultCoordinates(boxes, 1 / ratio, 1 / ratio)
+        polys = [np.array(box).astype(np.int32).reshape(-1) for box in boxes]
+        horizontal, free = group_text_box(polys, width_ths=0.05, add_margin=0.05)
+        horizontal = [b for b in horizontal if max(b[1] - b[0], b[3] - b[2]) > min_size]
+        free = [q for q in free if max(np.ptp([c[0] for c in q]), np.ptp([c[1] for c in q])) > min_size]
+        quads = [np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) for x0, x1, y0, y1 in horizontal]
+        found.append(quads + [np.float32(q) for q in free])
+    return found
 
 
-def _zoom(image: np.ndarray, quad: np.ndarray, first_scale: float) -> list[np.ndarray]:
-    """Detect again on an enlarged crop around a small box; the box itself if nothing is found there.
-
-    `first_scale` is the whole-photo pass's canvas pixels per photo pixel: a zoom that would
-    not look at least 1.5 times closer is skipped.
-    """
+def _zoom_region(shape: tuple[int, ...], quad: np.ndarray, margin: tuple[float, float]) -> tuple[int, int, int, int]:
+    """The (x0, y0, x1, y1) photo region a zoom on `quad` looks at: `margin` box heights around it."""
     x0, y0 = quad.min(axis=0)
     x1, y1 = quad.max(axis=0)
     h = max(1.0, float(y1 - y0))
-    rx0 = int(max(0, x0 - ZOOM_MARGIN[0] * h))
-    ry0 = int(max(0, y0 - ZOOM_MARGIN[1] * h))
-    rx1 = int(min(image.shape[1], x1 + ZOOM_MARGIN[0] * h))
-    ry1 = int(min(image.shape[0], y1 + ZOOM_MARGIN[1] * h))
+    return (
+        int(max(0, x0 - margin[0] * h)),
+        int(max(0, y0 - margin[1] * h)),
+        int(min(shape[1], x1 + margin[0] * h)),
+        int(min(shape[0], y1 + margin[1] * h)),
+    )
+
+
+def _zoom(
+    image: np.ndarray, quad: np.ndarray, first_scale: float, margin: tuple[float, float] = ZOOM_MARGIN
+) -> list[np.ndarray] | None:
+    """The text found on an enlarged crop of `_zoom_region` around a small box (none found: []);
+    None when the zoom would not look at least 1.5 times closer than the whole-photo pass
+    (`first_scale`, its canvas pixels per photo pixel)."""
+    rx0, ry0, rx1, ry1 = _zoom_region(image.shape, quad, margin)
     region = image[ry0:ry1, rx0:rx1]
     if region.size == 0:
-        return [quad]
+        return None
+    h = max(1.0, float(np.ptp(quad[:, 1])))
     scale = min(4.0, ZOOM_HEIGHT / h, (ZOOM_PIXELS / (region.shape[0] * region.shape[1])) ** 0.5)
     if scale < 1.5 * first_scale:
-        return [quad]
+        return None
     enlarged = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     found = _detect(enlarged, max(enlarged.shape[:2]))
-    return [np.float32(q / scale + (rx0, ry0)) for q in found] or [quad]
+    return [np.float32(q / scale + (rx0, ry0)) for q in found]
 
 
 def detector_canvas(shape: tuple[int, ...], max_side: int = DEFAULT_MAX_SIDE) -> int:
@@ -364,25 +403,26 @@ def tiles(shape: tuple[int, ...], tile_side: float, overlap: int = TILE_OVERLAP)
 def _detect_photo(
     image: np.ndarray, max_side: int, thresholds: tuple[float, float] = (TEXT_THRESHOLD, LOW_TEXT)
 ) -> list[np.ndarray]:
-    """Whole-photo detection, then small boxes detected again at zoom.
+    """Whole-photo detection, then small boxes detected again at zoom, and text the detector
+    answered only weakly looked at closer (WEAK_THRESHOLDS).
 
     A canvas over MAX_CANVAS is run as tiles at the same scale (the detector's memory grows
     with the canvas: 3.5 GB for a 12 MP photo in one piece), beside one whole-photo pass at
     MAX_CANVAS / 2 for plates wider than a tile's overlap.
     """
-
-    def detect_weak(region: np.ndarray, region_canvas: int) -> list[np.ndarray]:
-        return _detect(region, region_canvas, *thresholds, min_size=4)
-
+    levels = [thresholds, WEAK_THRESHOLDS]
     canvas = detector_canvas(image.shape, max_side)
     first_scale = min(1.0, canvas / max(image.shape[:2]))
     if canvas <= MAX_CANVAS:
-        quads = detect_weak(image, canvas)
+        quads, weak = _detect_levels(image, canvas, levels, min_size=4)
     else:
-        quads = detect_weak(image, MAX_CANVAS // 2)
+        quads, weak = _detect_levels(image, MAX_CANVAS // 2, levels, min_size=4)
         for x0, y0, x1, y1 in tiles(image.shape, MAX_CANVAS / first_scale):
             tile = image[y0:y1, x0:x1]
-            quads += [q + np.float32([x0, y0]) for q in detect_weak(tile, int(max(tile.shape[:2]) * first_scale))]
+            offset = np.float32([x0, y0])
+            tile_quads, tile_weak = _detect_levels(tile, int(max(tile.shape[:2]) * first_scale), levels, min_size=4)
+            quads += [q + offset for q in tile_quads]
+            weak += [q + offset for q in tile_weak]
         quads = _distinct(quads)
     sizes = [q.max(axis=0) - q.min(axis=0) for q in quads]
     small = [i for i, (w, h) in enumerate(sizes) if h < ZOOM_BELOW or w < PLATE_ASPECT[0] * h]
@@ -390,20 +430,45 @@ def _detect_photo(
     zoomed = small[:MAX_ZOOMS]  # at most 8: a list lookup is cheap
     kept = [q for i, q in enumerate(quads) if i not in zoomed]
     for i in zoomed:
-        kept += _zoom(image, quads[i], first_scale)
-    return _distinct(kept)
+        kept += _zoom(image, quads[i], first_scale) or [quads[i]]
+    return _distinct(kept + _weak_text(image, quads, weak, first_scale))
+
+
+def _weak_text(
+    image: np.ndarray, quads: list[np.ndarray], weak: list[np.ndarray], first_scale: float
+) -> list[np.ndarray]:
+    """What zooms on the small weak boxes whose zoom region holds no box of `quads` find (the
+    weak boxes themselves are never kept), the largest boxes first, at most MAX_WEAK_ZOOMS.
+    Text near what the pass found is left alone: its pieces (a US plate's slogan read in
+    fragments) would add regions that crowd the plate's own box out of the candidates."""
+    bounds = [_bounds(q) for q in quads]
+
+    def apart(w: np.ndarray) -> bool:
+        x0, y0, x1, y1 = _zoom_region(image.shape, w, WEAK_ZOOM_MARGIN)
+        return not any(_intersect((x0, y0, x1 - x0, y1 - y0), b) for b in bounds)
+
+    small = [w for w in _distinct(weak) if float(np.ptp(w[:, 1])) < ZOOM_BELOW and apart(w)]
+    small.sort(key=lambda w: -_box_area(w))
+    found: list[np.ndarray] = []
+    for w in small[:MAX_WEAK_ZOOMS]:
+        found += _zoom(image, w, first_scale, WEAK_ZOOM_MARGIN) or []
+    return found
+
+
+def _intersect(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _bounds(quad: np.ndarray) -> tuple[int, int, int, int]:
+    (x0, y0), (x1, y1) = quad.min(axis=0), quad.max(axis=0)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
 def _distinct(quads: list[np.ndarray], max_overlap: float = 0.7) -> list[np.ndarray]:
     """Quads without near-duplicates (two zoomed regions often find the same text)."""
-
-    def bounds(q: np.ndarray) -> tuple[int, int, int, int]:
-        (x0, y0), (x1, y1) = q.min(axis=0), q.max(axis=0)
-        return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
-
     kept: list[np.ndarray] = []
     for quad in quads:
-        if all(box_iou(bounds(quad), bounds(other)) < max_overlap for other in kept):
+        if all(box_iou(_bounds(quad), _bounds(other)) < max_overlap for other in kept):
             kept.append(quad)
     return kept
 

@@ -320,3 +320,22 @@ def test_cli_localize_prints_one_json_line_per_photo(sample, tmp_path):
     binarized = [candidate["binarized_reading"] for candidate in rows[0]["candidates"]]
     assert text_similarities("HPM9362", binarized).max() >= EXACT, binarized
     assert "error" in rows[2]
+
+
+@pytest.mark.slow
+def test_a_plate_the_detector_answers_only_weakly_is_found_at_zoom(sample, make_stress, monkeypatch):
+    """A 49-pixel plate (characters 10 px high) in a 1920x1080 frame passes no threshold of the
+    whole-photo pass; a weak box on it, looked at closer, finds it. (The detector's answer to it
+    hangs on where it lands: of this plate pasted at rng seeds 0-3, only seed 3's place gives a
+    weak box on it; RESULTS.md §0, "Weak text".)"""
+    item = next(i for i in load_dataset(sample / "photos").items if i.plate == "JIY4434")
+    frame, box = make_stress.paste_into_frame(
+        read_image(item.path), item.box, (1920, 1080), 49, np.random.default_rng(3)
+    )
+
+    def best_iou() -> float:
+        return max((box_iou(loc._bounds(q), box) for q in loc._detect_photo(frame, loc.DEFAULT_MAX_SIDE)), default=0.0)
+
+    with_weak_zooms = best_iou()
+    monkeypatch.setattr(loc, "MAX_WEAK_ZOOMS", 0)
+    assert best_iou() < 0.3 <= with_weak_zooms

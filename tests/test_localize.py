@@ -339,3 +339,22 @@ def test_a_plate_the_detector_answers_only_weakly_is_found_at_zoom(sample, make_
     with_weak_zooms = best_iou()
     monkeypatch.setattr(loc, "MAX_WEAK_ZOOMS", 0)
     assert best_iou() < 0.3 <= with_weak_zooms
+
+
+@pytest.mark.parametrize("levels", [[(0.3, 0.2), (0.1, 0.05)], [(0.7, 0.4)]])
+def test_one_detector_pass_gives_easyocrs_boxes_at_every_threshold(sample, levels):
+    """_detect_levels thresholds one pass's score maps; at each level its boxes are Reader.detect's."""
+    image = read_image(sorted((sample / "photos" / "images").glob("br-*.jpg"))[1])
+    found = loc._detect_levels(image, 960, levels, min_size=4)
+    for (text_threshold, low_text), quads in zip(levels, found, strict=True):
+        horizontal, free = loc.get_reader().detect(
+            image,
+            canvas_size=960,
+            text_threshold=text_threshold,
+            low_text=low_text,
+            width_ths=0.05,
+            add_margin=0.05,
+            min_size=4,
+        )
+        expected = [[[x0, y0], [x1, y0], [x1, y1], [x0, y1]] for x0, x1, y0, y1 in horizontal[0]] + list(free[0])
+        assert quads and [q.tolist() for q in quads] == np.float32(expected).tolist()

@@ -445,7 +445,7 @@ def _weak_text(
 
     def apart(w: np.ndarray) -> bool:
         x0, y0, x1, y1 = _zoom_region(image.shape, w, WEAK_ZOOM_MARGIN)
-        return not any(_intersect((x0, y0, x1 - x0, y1 - y0), b) for b in bounds)
+        return not any(box_iou((x0, y0, x1 - x0, y1 - y0), b) > 0 for b in bounds)
 
     small = [w for w in _distinct(weak) if float(np.ptp(w[:, 1])) < ZOOM_BELOW and apart(w)]
     small.sort(key=lambda w: -_box_area(w))
@@ -453,10 +453,6 @@ def _weak_text(
     for w in small[:MAX_WEAK_ZOOMS]:
         found += _zoom(image, w, first_scale, WEAK_ZOOM_MARGIN) or []
     return found
-
-
-def _intersect(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _bounds(quad: np.ndarray) -> tuple[int, int, int, int]:

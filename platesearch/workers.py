@@ -102,18 +102,21 @@ def _kill(pool: ProcessPoolExecutor) -> None:
 
 
 @contextmanager
-def stop_on_interrupt(on_first: Callable[[], None], on_second: Callable[[], None]) -> Iterator[threading.Event]:
+def stop_on_interrupt(on_first: Callable[[], None], stopped_at_once: str = "") -> Iterator[threading.Event]:
     """Ctrl-C sets the yielded event (the run stops after the file at hand and commits what is
-    done); a second Ctrl-C ends the process at once, exit status 130.
+    done); a second Ctrl-C writes `stopped_at_once` and ends the process at once, exit status 130.
 
-    Ending at once loses nothing committed: the store writes vectors before their catalog rows,
-    and the next open drops vectors whose rows never committed.
+    The last words go straight to the stderr descriptor: a second Ctrl-C can land while the
+    first one's message is still inside a console print, and whatever sits in such a buffer is
+    lost at `os._exit`. Ending at once loses nothing committed: the store writes vectors before
+    their catalog rows, and the next open drops vectors whose rows never committed.
     """
     stop = threading.Event()
 
     def handle(signum: int, frame: object) -> None:
         if stop.is_set():
-            on_second()
+            if stopped_at_once:
+                os.write(2, f"{stopped_at_once}\n".encode())
             os._exit(130)
         stop.set()
         on_first()

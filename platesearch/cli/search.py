@@ -158,7 +158,7 @@ def index(
         PlateIndex.create(index_dir, vector_index=choice, shard_crops=shard_crops) as plate_index,
         stop_on_interrupt(
             lambda: console.print("stopping after the file at hand; what is done is kept (Ctrl-C again: stop now)"),
-            lambda: console.print("stopped at once; the index keeps every batch committed so far"),
+            "stopped at once; the index keeps every batch committed so far",
         ) as stop,
     ):
         plate_index.max_pixels = int(max_megapixels * 1_000_000)

@@ -61,7 +61,7 @@ def watch(
     with (
         index_errors(),
         PlateIndex.create(index_dir) as plate_index,
-        stop_on_interrupt(lambda: console.print("stopping after the file at hand"), lambda: None) as stop,
+        stop_on_interrupt(lambda: console.print("stopping after the file at hand")) as stop,
     ):
         run_watch(folder, plate_index, watched, alert, match.value, min_score, once, interval, stop)
     if sender is not None:

@@ -282,12 +282,15 @@ def test_serve_with_two_workers_answers_from_two_reader_processes_as_one_does(sa
         crop_id = answers[0].json()[0]["crop_id"]
         assert httpx.get(f"{url}/api/crops/{crop_id}.png", headers=auth).headers["content-type"] == "image/png"
         os.kill(readers[0], signal.SIGKILL)  # a reader dies (out of memory, say): the pool starts again
-        statuses = [
-            httpx.get(f"{url}/api/search", params={"q": plates[0]}, headers=auth, timeout=180) for _ in range(3)
-        ]
-        assert {s.status_code for s in statuses} <= {200, 503} and statuses[-1].json() == answers[0].json()
-        readers = httpx.get(f"{url}/api/health").json()["readers"]
-        assert len(readers) == 2 and not set(readers) & set(health["readers"])
+        statuses, deadline = [], time.time() + 120
+        while time.time() < deadline and set(readers) & set(health["readers"]):
+            # under load the pool may notice the death only after the live reader answered a search or two
+            statuses.append(httpx.get(f"{url}/api/search", params={"q": plates[0]}, headers=auth, timeout=180))
+            readers = httpx.get(f"{url}/api/health").json()["readers"]
+        assert statuses and {s.status_code for s in statuses} <= {200, 503}
+        assert len(readers) == 2 and not set(readers) & set(health["readers"]), "the pool never started again"
+        after = httpx.get(f"{url}/api/search", params={"q": plates[0]}, headers=auth, timeout=180)
+        assert after.json() == answers[0].json()  # the new readers answer as the old ones did
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -25,8 +25,7 @@ from platesearch import localize
 from platesearch.metrics import box_iou
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "build" / "fresh-1920"
-PHOTOS = slice(40, 70)
+FIRST_PHOTO, PHOTOS_EACH = 40, 30
 PLATE_WIDTH = (40, 60)
 SEED = 4242
 
@@ -38,22 +37,24 @@ def _make_stress():
     return module
 
 
-def make_frames() -> list[tuple[Path, str, tuple[int, int, int, int]]]:
-    """The frames (written once) with their plates and boxes."""
+def make_frames(first: int) -> list[tuple[Path, str, tuple[int, int, int, int]]]:
+    """The frames of photos first..first+PHOTOS_EACH of each set (written once), with their
+    plates and boxes."""
     stress, rng = _make_stress(), np.random.default_rng(SEED)
-    (OUT / "images").mkdir(parents=True, exist_ok=True)
+    out = ROOT / "build" / ("fresh-1920" if first == FIRST_PHOTO else f"fresh-1920-{first}")
+    (out / "images").mkdir(parents=True, exist_ok=True)
     frames = []
     for name in ("openalpr-br", "openalpr-eu"):
-        for row in stress._rows(stress.SHARED / name)[PHOTOS]:
+        for row in stress._rows(stress.SHARED / name)[first : first + PHOTOS_EACH]:
             photo = cv2.imread(str(stress.SHARED / name / row["image"]))
             box = tuple(int(float(row[k])) for k in ("x", "y", "w", "h"))
             width = int(rng.integers(PLATE_WIDTH[0], PLATE_WIDTH[1] + 1))
             frame, new_box = stress.paste_into_frame(photo, box, (1920, 1080), width, rng)
-            path = OUT / "images" / f"{name}-{Path(row['image']).stem}.jpg"
+            path = out / "images" / f"{name}-{Path(row['image']).stem}.jpg"
             if not path.exists():
                 cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
             frames.append((path, row["plate"], new_box))
-    with (OUT / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+    with (out / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", "plate", "x", "y", "w", "h"])
         writer.writerows([f"images/{p.name}", plate, *box] for p, plate, box in frames)
@@ -62,9 +63,10 @@ def make_frames() -> list[tuple[Path, str, tuple[int, int, int, int]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--first", type=int, default=FIRST_PHOTO, help="the first photo of each set")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    frames = make_frames()
+    frames = make_frames(args.first)
     found, candidates, missed = 0, [], []
     started = time.process_time()
     for path, plate, box in frames:

@@ -37,6 +37,7 @@ DEFAULT_MAX_CANDIDATES = 8
 PHOTO_SCALE = 0.75  # detector pixels per photo pixel, at the least (detector_canvas)
 MAX_CANVAS = 2048  # larger canvases are run as tiles of this size, TILE_OVERLAP photo pixels apart
 TILE_OVERLAP = 256
+FULL_SIZE_ABOVE = 1280  # photos longer than this are detected at full size while one MAX_CANVAS holds them
 MIN_ASPECT, MAX_ASPECT = 1.0, 15.0  # width / height of a plausible plate text box
 PLATE_ASPECT = (2.0, 8.0)  # width / height of a typical one-line plate's text
 # An unreadable box is kept when plate-shaped, a whole plate included: a US plate (2:1) boxed
@@ -375,14 +376,24 @@ def _zoom(
 
 def detector_canvas(shape: tuple[int, ...], max_side: int = DEFAULT_MAX_SIDE) -> int:
     """The detector canvas (longest side) for a photo: PHOTO_SCALE of the photo's size, and
-    at least `max_side` (both scaled by max_side / 640 like the default).
+    at least `max_side`; a photo longer than FULL_SIZE_ABOVE is seen at its full size, up to
+    MAX_CANVAS (all scaled by max_side / 640 like the default).
 
     A photo is never seen at less than three quarters of its size, so a 1280x720 photo gets a
     960 canvas. At 640 (half size) its 40-60 px plates were found 7 of 19 times (eu-in-1280 and
     br-in-1280, RESULTS.md §0); in 1920x1080 frames 40-60 px plates were found 7 of 16 times at
     half size, 14 of 16 at 0.75, 14 of 15 at full size, for 1.9 / 3.9 / 7.7 CPU s per frame.
+    A 1920x1080 frame is seen at full size: its 40-60 px plates' characters are 7-9 px tall,
+    and at 0.75 the detector's text score on them stays under 0.35 (55 of 60 found on a fresh
+    set, with weak text looked at closer; 60 of 60 at full size). 1280x720 photos stay at 0.75
+    for indexing speed (BENCHMARKS.md).
     """
-    return max(max_side, int(max(shape[:2]) * PHOTO_SCALE * max_side / DEFAULT_MAX_SIDE))
+    scale = max_side / DEFAULT_MAX_SIDE
+    side = max(shape[:2])
+    canvas = max(max_side, int(side * PHOTO_SCALE * scale))
+    if side > FULL_SIZE_ABOVE:
+        canvas = max(canvas, int(min(side, MAX_CANVAS) * scale))
+    return canvas
 
 
 def tiles(shape: tuple[int, ...], tile_side: float, overlap: int = TILE_OVERLAP) -> list[tuple[int, int, int, int]]:

@@ -258,8 +258,9 @@ def test_small_plate_in_a_large_frame_is_found_and_read(sample, make_stress):
 def test_large_photos_get_a_larger_canvas_in_tiles():
     assert loc.detector_canvas((480, 640)) == loc.DEFAULT_MAX_SIDE
     assert loc.detector_canvas((720, 1280)) == 960  # never under three quarters of the photo's size
-    assert loc.detector_canvas((1080, 1920)) == 1440
-    assert loc.detector_canvas((1080, 1920), max_side=320) == 720
+    assert loc.detector_canvas((1080, 1920)) == 1920  # longer than FULL_SIZE_ABOVE: full size
+    assert loc.detector_canvas((1080, 1920), max_side=320) == 960
+    assert loc.detector_canvas((1800, 2400)) == loc.MAX_CANVAS  # full size would need tiles
     assert loc.detector_canvas((3024, 4032)) == 3024 > loc.MAX_CANVAS
     regions = loc.tiles((3024, 4032), loc.MAX_CANVAS / 0.75, overlap=256)
     assert len(regions) == 4

@@ -1,7 +1,8 @@
 """Find candidate plate regions in a full photo with EasyOCR's text detector, offline.
 
 The detector runs on the whole photo with low thresholds (small plates answer it weakly): at
-three quarters of the photo's size, at least on a 640 canvas (in tiles when that is large),
+three quarters of the photo's size, at least on a 640 canvas (at full size for a photo longer
+than 1280 px while one 2048 canvas holds it, in tiles when the canvas is larger),
 then again on an enlarged crop around each box too low to read well, so a 50-pixel plate in a
 large frame is found and read at a useful scale (a photo where nothing is found is detected
 once more at still lower thresholds, a video frame not). The text boxes are

@@ -1,5 +1,8 @@
-"""Where indexing work runs: results in order, and a job that hangs in a worker is given up."""
+"""Where indexing work runs: results in order, a job that hangs in a worker is given up, and a
+second Ctrl-C always says it stopped."""
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -47,9 +50,6 @@ print("not stopped at once")
 
 def test_a_second_ctrl_c_during_the_first_message_still_says_it_stopped_at_once():
     """CI once saw exit status 130 with no message: a console print held it when the process ended."""
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-c", SECOND_CTRL_C_INSIDE_THE_FIRST_MESSAGE], capture_output=True, text=True, timeout=60
     )

@@ -6,7 +6,13 @@ plate is 40-60 px wide and pasted into a 1920x1080 frame as `datasets/make_stres
 IoU >= 0.3, candidates and CPU seconds a photo. Made after the weak-text rule (RESULTS.md §0,
 "Weak text looked at closer") to measure it on plates it was not designed on.
 
-Run: PLATESEARCH_THREADS=1 .venv/bin/python experiments/localization_fresh_1920.py [--out F]
+`--first 70` makes a second set from the next 30 photos of each (build/fresh-1920-70), made
+after the full-size rule for photos over 1280 px (`localize.FULL_SIZE_ABOVE`), which was chosen
+looking at the first set. `--frame 1280x720` pastes into 1280x720 frames instead
+(build/fresh-1280x720-FIRST), which that rule leaves at three quarters of their size.
+
+Run: PLATESEARCH_THREADS=1 .venv/bin/python experiments/localization_fresh_1920.py [--first 40]
+     [--frame 1920x1080] [--out F]
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from platesearch.metrics import box_iou
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_PHOTO, PHOTOS_EACH = 40, 30
+FRAME = (1920, 1080)
 PLATE_WIDTH = (40, 60)
 SEED = 4242
 
@@ -37,11 +44,14 @@ def _make_stress():
     return module
 
 
-def make_frames(first: int) -> list[tuple[Path, str, tuple[int, int, int, int]]]:
+def make_frames(first: int, frame_size: tuple[int, int]) -> list[tuple[Path, str, tuple[int, int, int, int]]]:
     """The frames of photos first..first+PHOTOS_EACH of each set (written once), with their
     plates and boxes."""
     stress, rng = _make_stress(), np.random.default_rng(SEED)
-    out = ROOT / "build" / ("fresh-1920" if first == FIRST_PHOTO else f"fresh-1920-{first}")
+    if frame_size != FRAME:
+        out = ROOT / "build" / f"fresh-{frame_size[0]}x{frame_size[1]}-{first}"
+    else:
+        out = ROOT / "build" / ("fresh-1920" if first == FIRST_PHOTO else f"fresh-1920-{first}")
     (out / "images").mkdir(parents=True, exist_ok=True)
     frames = []
     for name in ("openalpr-br", "openalpr-eu"):
@@ -49,7 +59,7 @@ def make_frames(first: int) -> list[tuple[Path, str, tuple[int, int, int, int]]]
             photo = cv2.imread(str(stress.SHARED / name / row["image"]))
             box = tuple(int(float(row[k])) for k in ("x", "y", "w", "h"))
             width = int(rng.integers(PLATE_WIDTH[0], PLATE_WIDTH[1] + 1))
-            frame, new_box = stress.paste_into_frame(photo, box, (1920, 1080), width, rng)
+            frame, new_box = stress.paste_into_frame(photo, box, frame_size, width, rng)
             path = out / "images" / f"{name}-{Path(row['image']).stem}.jpg"
             if not path.exists():
                 cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -64,9 +74,11 @@ def make_frames(first: int) -> list[tuple[Path, str, tuple[int, int, int, int]]]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--first", type=int, default=FIRST_PHOTO, help="the first photo of each set")
+    parser.add_argument("--frame", default="1920x1080", help="frame size, WxH")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    frames = make_frames(args.first)
+    width, height = (int(v) for v in args.frame.split("x"))
+    frames = make_frames(args.first, (width, height))
     found, candidates, missed = 0, [], []
     started = time.process_time()
     for path, plate, box in frames:

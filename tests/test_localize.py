@@ -327,11 +327,11 @@ def test_cli_localize_prints_one_json_line_per_photo(sample, tmp_path):
 def test_a_plate_the_detector_answers_only_weakly_is_found_at_zoom(sample, make_stress, monkeypatch):
     """A 49-pixel plate (characters 10 px high) in a 1920x1080 frame passes no threshold of the
     whole-photo pass; a weak box on it, looked at closer, finds it. (The detector's answer to it
-    hangs on where it lands: of this plate pasted at rng seeds 0-3, only seed 3's place gives a
-    weak box on it; RESULTS.md §0, "Weak text".)"""
+    hangs on where it lands: of this plate pasted at rng seeds 0-5, seeds 2, 4 and 5 find it at
+    the full-size canvas, seed 2 only through a weak box; RESULTS.md §0, "1920x1080 frames".)"""
     item = next(i for i in load_dataset(sample / "photos").items if i.plate == "JIY4434")
     frame, box = make_stress.paste_into_frame(
-        read_image(item.path), item.box, (1920, 1080), 49, np.random.default_rng(3)
+        read_image(item.path), item.box, (1920, 1080), 49, np.random.default_rng(2)
     )
 
     def best_iou() -> float:

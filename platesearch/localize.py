@@ -347,13 +347,18 @@ def _zoom_region(shape: tuple[int, ...], quad: np.ndarray, margin: tuple[float, 
     """The (x0, y0, x1, y1) photo region a zoom on `quad` looks at: `margin` box heights around it."""
     x0, y0 = quad.min(axis=0)
     x1, y1 = quad.max(axis=0)
-    h = max(1.0, float(y1 - y0))
+    h = _height(quad)
     return (
         int(max(0, x0 - margin[0] * h)),
         int(max(0, y0 - margin[1] * h)),
         int(min(shape[1], x1 + margin[0] * h)),
         int(min(shape[0], y1 + margin[1] * h)),
     )
+
+
+def _height(quad: np.ndarray) -> float:
+    """A quad's height in photo pixels, at least 1 (zooms divide by it)."""
+    return max(1.0, float(np.ptp(quad[:, 1])))
 
 
 def _zoom(
@@ -366,8 +371,7 @@ def _zoom(
     region = image[ry0:ry1, rx0:rx1]
     if region.size == 0:
         return None
-    h = max(1.0, float(np.ptp(quad[:, 1])))
-    scale = min(4.0, ZOOM_HEIGHT / h, (ZOOM_PIXELS / (region.shape[0] * region.shape[1])) ** 0.5)
+    scale = min(4.0, ZOOM_HEIGHT / _height(quad), (ZOOM_PIXELS / (region.shape[0] * region.shape[1])) ** 0.5)
     if scale < 1.5 * first_scale:
         return None
     enlarged = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
@@ -459,7 +463,7 @@ def _weak_text(
         x0, y0, x1, y1 = _zoom_region(image.shape, w, WEAK_ZOOM_MARGIN)
         return not any(box_iou((x0, y0, x1 - x0, y1 - y0), b) > 0 for b in bounds)
 
-    small = [w for w in _distinct(weak) if float(np.ptp(w[:, 1])) < ZOOM_BELOW and apart(w)]
+    small = [w for w in _distinct(weak) if _height(w) < ZOOM_BELOW and apart(w)]
     small.sort(key=lambda w: -_box_area(w))
     found: list[np.ndarray] = []
     for w in small[:MAX_WEAK_ZOOMS]:

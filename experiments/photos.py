@@ -31,7 +31,7 @@ from platesearch.datasets import load_dataset
 from platesearch.evaluate import evaluate_baseline, evaluate_dataset
 from platesearch.media import absolute_path, file_sha256
 from platesearch.metrics import box_iou
-from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, ModelManifest
+from platesearch.model import DEFAULT_MODEL_DIR, MANIFEST_FILE, ModelManifest, PlateEmbedder
 from platesearch.pipeline import PlateIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,14 +72,21 @@ TRAINED_DATASETS = trained_datasets()
 
 
 def build_index(
-    name: str, folder: Path, crops: bool, workers: int, indexes: Path, readings_from: Path | None = None
+    name: str,
+    folder: Path,
+    crops: bool,
+    workers: int,
+    indexes: Path,
+    readings_from: Path | None = None,
+    embedder: PlateEmbedder | None = None,
 ) -> tuple[Path, float]:
-    """Index a set; a crop set with `readings_from` (an index of the same crops built with another
-    model) is embedded anew and takes its readings from there: they do not depend on the model."""
+    """Index a set (with the shipped model unless `embedder`); a crop set with `readings_from`
+    (an index of the same crops built with another model) is embedded anew and takes its
+    readings from there: they do not depend on the model."""
     directory = indexes / name
     reuse = crops and readings_from is not None and (readings_from / name / "catalog.sqlite").is_file()
     started = time.perf_counter()
-    with PlateIndex.create(directory) as plate_index:
+    with PlateIndex.create(directory, embedder) as plate_index:
         report = plate_index.add(
             [i.path for i in load_dataset(folder).items], crops=crops, ocr=not reuse, workers=workers
         )

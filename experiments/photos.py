@@ -51,6 +51,8 @@ SETS = {
     "br-in-1280": (STRESS / "br-in-1280", False, "openalpr-br"),
     "us-on-cars-1280": (STRESS / "us-on-cars-1280", False, "openalpr-us-crops"),
     "us-on-cars-1280-b": (STRESS / "us-on-cars-1280-b", False, "openalpr-us-crops"),
+    "us-on-cars-1280-night": (STRESS / "us-on-cars-1280-night", False, "openalpr-us-crops"),
+    "us-on-cars-1280-blur": (STRESS / "us-on-cars-1280-blur", False, "openalpr-us-crops"),
     "openalpr-us-crops": (SHARED / "openalpr-us-crops", True, "openalpr-us-crops"),
     "us-crops-small": (STRESS / "us-crops-small", True, "openalpr-us-crops"),
     "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, "openalpr-br-crops"),

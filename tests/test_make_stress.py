@@ -1,4 +1,5 @@
-"""datasets/make_stress.py: the US-plates-on-cars variant puts the plate where its labels say."""
+"""datasets/make_stress.py: the US-plates-on-cars variant puts the plate where its labels say; the
+hard conditions darken and blur as they claim."""
 
 import numpy as np
 
@@ -19,3 +20,20 @@ def test_a_plate_on_a_car_is_pasted_at_its_box_and_the_old_plate_is_blurred(make
     # around the pasted plate, inside the old plate's (blurred) area: far smoother than the texture
     beside = frame[y : y + h, max(0, x - 40) : x].astype(float)
     assert beside.std() < 0.3 * host.astype(float).std()
+
+
+def test_night_darkens_and_adds_noise_and_blur_smears_horizontal_edges_more_than_vertical(make_stress):
+    frame = np.full((120, 160, 3), 200, np.uint8)
+    frame[:, 80:] = 40  # one vertical edge: motion along the line smears it
+    frame[60:, :] = 120  # one horizontal edge: near-horizontal motion barely moves it
+    rng = np.random.default_rng(0)
+
+    dark = make_stress.night(frame, rng).astype(float)
+    assert dark[:50, :70].mean() < 0.5 * 200  # the bright area now at most half as bright
+    assert dark[:50, :70].std() > 0.5  # and grainy where it was flat (a flat block stays flat through JPEG alone)
+
+    smeared = make_stress.motion_blur(frame, rng).astype(float)
+    across_vertical = np.abs(np.diff(smeared[20, 60:100, 0])).max()
+    across_horizontal = np.abs(np.diff(smeared[40:80, 30, 0])).max()
+    assert across_vertical < 0.5 * 160  # the 160-level step is spread over several pixels
+    assert across_horizontal > across_vertical

@@ -100,6 +100,30 @@ def test_an_unreadable_box_is_kept_when_shaped_like_a_whole_plate(monkeypatch, s
     assert len(candidates) == int(kept)
 
 
+def test_a_dark_crop_is_stretched_to_the_full_range_and_a_lit_one_left_as_it_is():
+    rng = np.random.default_rng(0)
+    dark = np.repeat(rng.integers(10, 70, (20, 60, 1), dtype=np.uint8), 3, axis=2)  # an unlit plate: nothing above 70
+    stretched = loc.lit(dark)
+    gray = loc.to_gray(stretched)
+    assert np.percentile(gray, 1) <= 3 and np.percentile(gray, 99) >= 250
+    assert np.corrcoef(loc.to_gray(dark).ravel(), gray.ravel())[0, 1] > 0.99  # the same picture, brighter
+
+    lit_crop = rng.integers(10, 230, (20, 60, 3), dtype=np.uint8)
+    assert loc.lit(lit_crop) is lit_crop
+    flat = np.full((20, 60, 3), 30, np.uint8)  # dark but with nothing to stretch
+    assert loc.lit(flat) is flat
+
+
+def test_a_dark_crop_is_read_lit(monkeypatch):
+    seen = []
+    monkeypatch.setattr(loc, "_detect", lambda image, max_side: seen.append(image) or [])
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: seen.append(gray) or [("AB123", 0.9)])
+    dark = np.repeat(np.random.default_rng(1).integers(0, 60, (64, 200, 1), dtype=np.uint8), 3, axis=2)
+
+    assert loc.read_crop(dark)[0] == ["AB123"]
+    assert all(np.percentile(image, 99) >= 250 for image in seen)  # the detector and recognizer saw it lit
+
+
 def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):
     """Small plates read differently with the crop framed a pixel differently: each framing's
     binarized plate is one more reading, after the candidate's own, without repeats or blanks."""

@@ -24,6 +24,8 @@
   JPEG quality 45-70. Blur: motion blur 5-11 px long within 20 degrees of horizontal (a passing
   car, a panning camera), a slight defocus and JPEG quality 55-80. Own seed, made after
   every rule of the pipeline, to measure it under conditions nothing was designed on.
+  `us-on-cars-1280-night-2`: the frames of `us-on-cars-1280` at night (own seed), made after
+  the rule for dark crops (`localize.DARK_BELOW`) was made looking at the first night set.
 
 Each variant is an ordinary dataset folder (`labels.csv` + `images/`) with the new boxes, so
 `platesearch evaluate` and the benchmarks read it like any other. Deterministic (seed 0).
@@ -53,7 +55,11 @@ US_ON_CARS = {  # name -> (first US crop, host datasets in turn, seed)
     "us-on-cars-1280": (0, ("openalpr-eu", "openalpr-br"), 1281),
     "us-on-cars-1280-b": (3, ("openalpr-br", "openalpr-eu"), 1282),
 }
-HARD_CONDITIONS_SOURCE, HARD_CONDITIONS_SEED = "us-on-cars-1280-b", 1283
+# variant -> (the frames it degrades, its conditions, seed)
+HARD_CONDITIONS_SETS = {
+    "us-on-cars-1280-{}": ("us-on-cars-1280-b", ("night", "blur"), 1283),
+    "us-on-cars-1280-{}-2": ("us-on-cars-1280", ("night",), 1284),
+}
 
 
 def _rows(dataset: Path) -> list[dict[str, str]]:
@@ -191,13 +197,15 @@ def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
 HARD_CONDITIONS = {"night": night, "blur": motion_blur}
 
 
-def make_hard_conditions(out: Path) -> None:
-    """Each frame of HARD_CONDITIONS_SOURCE degraded by each condition, same plates and boxes."""
-    source = out / HARD_CONDITIONS_SOURCE
+def make_hard_conditions(out: Path, name: str) -> None:
+    """Each frame of the variant's source degraded by each of its conditions, same plates and boxes."""
+    source_name, conditions, seed = HARD_CONDITIONS_SETS[name]
+    source = out / source_name
     rows = _rows(source)
-    rng = np.random.default_rng(HARD_CONDITIONS_SEED)
-    for condition, apply in HARD_CONDITIONS.items():
-        target = out / f"us-on-cars-1280-{condition}"
+    rng = np.random.default_rng(seed)
+    for condition in conditions:
+        apply = HARD_CONDITIONS[condition]
+        target = out / name.format(condition)
         (target / "images").mkdir(parents=True, exist_ok=True)
         for row in rows:
             frame = apply(cv2.imread(str(source / row["image"])), rng)
@@ -231,7 +239,8 @@ def main() -> None:
             make_frames(name, SHARED / folder, frame, args.out, limit, later_rng)
     for name in US_ON_CARS:
         make_us_on_cars(name, args.out, args.limit)
-    make_hard_conditions(args.out)
+    for name in HARD_CONDITIONS_SETS:
+        make_hard_conditions(args.out, name)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ docs/render_vs_binarized.png (the render of a label beside the binarized real cr
 docs/small_plate_zoom.png (a small plate in a large frame: EasyOCR's defaults against our localizer)
 and docs/degradations.png (the camera degradations training applies, each family alone, with the
 binarized model input under each) and docs/views.png (small crops' three views, each view's
-cosine to the query's render and their mean's).
+cosine to the query's render and their mean's), and docs/hard_conditions.png (US plates on cars
+as taken, at night, at night read lit, motion-blurred: the stress variants of
+datasets/make_stress.py, which it needs in build/stress; skipped without them).
 
 Run: .venv/bin/python docs/make_figures.py  (uses the bundled sample in datasets/sample)
 """
@@ -161,8 +163,46 @@ def views_figure(count: int = 4, width: int = 60) -> None:
     print(out)
 
 
+def hard_conditions_figure(plates: tuple[str, ...] = ("5SIR459", "KVU441", "126PTU", "848048")) -> None:
+    """The same plates in us-on-cars-1280-b as taken, at night, at night as read_crop reads them
+    (localize.lit), and motion-blurred."""
+    import csv
+
+    from platesearch.localize import lit, rectify
+
+    stress = HERE.parent / "build" / "stress"
+    if not (stress / "us-on-cars-1280-blur").is_dir():
+        print(f"{stress} has no hard-condition variants (run datasets/make_stress.py): hard_conditions.png skipped")
+        return
+    with (stress / "us-on-cars-1280-b" / "labels.csv").open(newline="", encoding="utf-8") as handle:
+        rows = {row["plate"]: row for row in csv.DictReader(handle)}
+    columns = (("as taken", "b"), ("at night", "night"), ("at night, read lit", "night"), ("motion-blurred", "blur"))
+    height, width = 70, 150
+    grid = []
+    for plate in plates:
+        x, y, w, h = (int(rows[plate][k]) for k in "xywh")
+        quad = np.float32([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+        cells = []
+        for name, variant in columns:
+            crop = rectify(cv2.imread(str(stress / f"us-on-cars-1280-{variant}" / rows[plate]["image"])), quad)
+            crop = lit(crop) if name.endswith("lit") else crop
+            cell = np.full((height + GAP, width + GAP, 3), 255, np.uint8)
+            cell[GAP // 2 : GAP // 2 + height, GAP // 2 : GAP // 2 + width] = cv2.resize(
+                crop, (width, height), interpolation=cv2.INTER_CUBIC
+            )
+            cells.append(cell)
+        grid.append(np.hstack(cells))
+    header = np.full((24, grid[0].shape[1], 3), 255, np.uint8)
+    for i, (name, _) in enumerate(columns):
+        cv2.putText(
+            header, name, (i * (width + GAP) + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA
+        )
+    cv2.imwrite(str(HERE / "hard_conditions.png"), np.vstack([header, *grid]), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
 if __name__ == "__main__":
     main()
     small_plate_figure()
     degradations_figure()
     views_figure()
+    hard_conditions_figure()

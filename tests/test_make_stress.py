@@ -22,7 +22,7 @@ def test_a_plate_on_a_car_is_pasted_at_its_box_and_the_old_plate_is_blurred(make
     assert beside.std() < 0.3 * host.astype(float).std()
 
 
-def test_night_darkens_and_adds_noise_and_blur_smears_horizontal_edges_more_than_vertical(make_stress):
+def test_night_darkens_and_adds_grain_and_blur_smears_vertical_edges_more_than_horizontal_ones(make_stress):
     frame = np.full((120, 160, 3), 200, np.uint8)
     frame[:, 80:] = 40  # one vertical edge: motion along the line smears it
     frame[60:, :] = 120  # one horizontal edge: near-horizontal motion barely moves it

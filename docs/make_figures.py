@@ -166,25 +166,23 @@ def views_figure(count: int = 4, width: int = 60) -> None:
 def hard_conditions_figure(plates: tuple[str, ...] = ("5SIR459", "KVU441", "126PTU", "848048")) -> None:
     """The same plates in us-on-cars-1280-b as taken, at night, at night as read_crop reads them
     (localize.lit), and motion-blurred."""
-    import csv
-
     from platesearch.localize import lit, rectify
 
     stress = HERE.parent / "build" / "stress"
     if not (stress / "us-on-cars-1280-blur").is_dir():
         print(f"{stress} has no hard-condition variants (run datasets/make_stress.py): hard_conditions.png skipped")
         return
-    with (stress / "us-on-cars-1280-b" / "labels.csv").open(newline="", encoding="utf-8") as handle:
-        rows = {row["plate"]: row for row in csv.DictReader(handle)}
+    items = {item.plate: item for item in load_dataset(stress / "us-on-cars-1280-b").items}
     columns = (("as taken", "b"), ("at night", "night"), ("at night, read lit", "night"), ("motion-blurred", "blur"))
     height, width = 70, 150
     grid = []
     for plate in plates:
-        x, y, w, h = (int(rows[plate][k]) for k in "xywh")
+        x, y, w, h = items[plate].box
         quad = np.float32([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
         cells = []
         for name, variant in columns:
-            crop = rectify(cv2.imread(str(stress / f"us-on-cars-1280-{variant}" / rows[plate]["image"])), quad)
+            photo = read_image(stress / f"us-on-cars-1280-{variant}" / "images" / items[plate].path.name)
+            crop = rectify(photo, quad)
             crop = lit(crop) if name.endswith("lit") else crop
             cell = np.full((height + GAP, width + GAP, 3), 255, np.uint8)
             cell[GAP // 2 : GAP // 2 + height, GAP // 2 : GAP // 2 + width] = cv2.resize(

@@ -86,13 +86,6 @@ FRAMING_MARGINS = ((0.02, 0.05), (0.12, 0.3))
 # photos nobody designed it on 0 -> 3 of 9 in easypr-cn, 3 -> 5 of 6 in openalpr-br, none lost.
 # Lit crops (nearly all others) are read as they are.
 DARK_BELOW = 100
-# A photo whose median gray level is under this (most of the frame unlit: a street at night) is
-# detected with its lightness equalized locally (CLAHE, DARK_PHOTO_CLAHE); its candidates are
-# still cut and read from the photo as it is (dark crops are read lit, above). Detecting on it
-# found 116 of 120 plates in us-on-cars-1280-night where the photo as it is gave 114; reading
-# from the equalized photo lost 3 exact readings there (noise comes up with the light).
-DARK_PHOTO_BELOW = 40
-DARK_PHOTO_CLAHE = (2.0, (8, 8))  # clip limit, tile grid
 
 
 class LocalizerUnavailable(RuntimeError):
@@ -554,24 +547,6 @@ def lit(crop: np.ndarray) -> np.ndarray:
     return np.clip((crop.astype(np.float32) - low) * (255 / (high - low)), 0, 255).astype(np.uint8)
 
 
-def is_dark_photo(image: np.ndarray) -> bool:
-    """Whether most of the photo is unlit (DARK_PHOTO_BELOW); judged on every fourth pixel."""
-    return float(np.median(to_gray(image)[::4, ::4])) < DARK_PHOTO_BELOW
-
-
-def equalized_if_dark(image: np.ndarray) -> np.ndarray:
-    """A dark photo (is_dark_photo) with its lightness equalized locally, for the detector;
-    any other as it is."""
-    if not is_dark_photo(image):
-        return image
-    clahe = cv2.createCLAHE(*DARK_PHOTO_CLAHE)
-    if image.ndim == 2:
-        return clahe.apply(image)
-    lab = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2LAB)
-    lab[..., 0] = clahe.apply(lab[..., 0])
-    return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
-
-
 def read_plate_image(plate_image: np.ndarray) -> str:
     """The recognizer's reading of a binarized plate image (binarize's 512x64 output), as one line.
 
@@ -605,10 +580,9 @@ def localize(
     video frames, where empty frames are common and a plate missed in one frame is on screen in
     the next ones.
     """
-    seen = equalized_if_dark(image)
-    candidates = _candidates(image, _detect_photo(seen, max_side))
+    candidates = _candidates(image, _detect_photo(image, max_side))
     if not candidates and detect_again_if_empty:
-        candidates = _candidates(image, _detect_photo(seen, max_side, NOTHING_FOUND_THRESHOLDS))
+        candidates = _candidates(image, _detect_photo(image, max_side, NOTHING_FOUND_THRESHOLDS))
     return [_read_again(image, c) for c in spread_over_regions(candidates, max_candidates)]
 
 

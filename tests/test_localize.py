@@ -124,38 +124,6 @@ def test_a_dark_crop_is_read_lit(monkeypatch):
     assert all(np.percentile(image, 99) >= 250 for image in seen)  # the detector and recognizer saw it lit
 
 
-def test_a_dark_photo_is_equalized_and_a_lit_one_left_as_it_is():
-    rng = np.random.default_rng(2)
-    street = rng.integers(0, 30, (360, 640, 3), dtype=np.uint8)  # mostly unlit
-    street[100:140, 300:420] = 90  # a dim plate-sized patch
-    assert loc.is_dark_photo(street)
-    equalized = loc.equalized_if_dark(street)
-    assert equalized.shape == street.shape
-    gray, before = loc.to_gray(equalized), loc.to_gray(street)
-    lift = gray[160:200, 300:420].mean() - before[160:200, 300:420].mean()
-    contrast = gray[100:140, 300:420].mean() - gray[160:200, 300:420].mean()
-    assert lift > 10 and contrast > 1.1 * (before[100:140, 300:420].mean() - before[160:200, 300:420].mean())
-    day = rng.integers(40, 255, (360, 640, 3), dtype=np.uint8)
-    assert not loc.is_dark_photo(day) and loc.equalized_if_dark(day) is day
-    assert loc.equalized_if_dark(street[..., 0]).ndim == 2  # grayscale stays grayscale
-
-
-def test_a_dark_photo_is_detected_equalized_and_cut_as_it_is(monkeypatch):
-    """The detector sees the equalized photo; the candidate's crop and readings come from the
-    photo as it is (reading the equalized one lost readings: its noise comes up with the light)."""
-    street = np.random.default_rng(3).integers(0, 30, (360, 640, 3), dtype=np.uint8)
-    detected_on, read_on = [], []
-    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
-    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *a: detected_on.append(image) or [quad])
-    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: read_on.append(gray) or [("AB123", 0.9)] * len(quads))
-    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
-
-    [candidate] = loc.localize(street)
-    assert np.array_equal(detected_on[0], loc.equalized_if_dark(street)) and not np.array_equal(detected_on[0], street)
-    assert np.array_equal(read_on[0], loc.to_gray(street))
-    assert np.array_equal(candidate.crop, loc.rectify(street, quad))
-
-
 def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):
     """Small plates read differently with the crop framed a pixel differently: each framing's
     binarized plate is one more reading, after the candidate's own, without repeats or blanks."""

@@ -30,6 +30,7 @@ from platesearch.binarize import binarize, to_gray
 from platesearch.config import plate_rules
 from platesearch.metrics import box_iou
 from platesearch.plates import matching_formats
+from platesearch.restore import deblurred_if_blurred
 from platesearch.runtime import cache_dir, configure_torch, detector_in_bfloat16
 from platesearch.textmatch import join_readings
 
@@ -578,12 +579,14 @@ def localize(
 
     `detect_again_if_empty=False` skips the second detection of a photo with no candidate: for
     video frames, where empty frames are common and a plate missed in one frame is on screen in
-    the next ones.
+    the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py) and
+    detected, cut and read as such.
     """
-    candidates = _candidates(image, _detect_photo(image, max_side))
+    photo = deblurred_if_blurred(image)
+    candidates = _candidates(photo, _detect_photo(photo, max_side))
     if not candidates and detect_again_if_empty:
-        candidates = _candidates(image, _detect_photo(image, max_side, NOTHING_FOUND_THRESHOLDS))
-    return [_read_again(image, c) for c in spread_over_regions(candidates, max_candidates)]
+        candidates = _candidates(photo, _detect_photo(photo, max_side, NOTHING_FOUND_THRESHOLDS))
+    return [_read_again(photo, c) for c in spread_over_regions(candidates, max_candidates)]
 
 
 def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:

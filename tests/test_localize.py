@@ -124,6 +124,22 @@ def test_a_dark_crop_is_read_lit(monkeypatch):
     assert all(np.percentile(image, 99) >= 250 for image in seen)  # the detector and recognizer saw it lit
 
 
+def test_a_smeared_photo_is_detected_cut_and_read_deconvolved(monkeypatch):
+    photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    deconvolved = photo // 2
+    monkeypatch.setattr(loc, "deblurred_if_blurred", lambda image: deconvolved if image is photo else image)
+    detected_on, read_on = [], []
+    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
+    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *a: detected_on.append(image) or [quad])
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: read_on.append(gray) or [("AB123", 0.9)] * len(quads))
+    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: read_on.append(image) or candidate)
+
+    [candidate] = loc.localize(photo)
+    assert detected_on[0] is deconvolved and read_on[-1] is deconvolved
+    assert np.array_equal(read_on[0], loc.to_gray(deconvolved))
+    assert np.array_equal(candidate.crop, loc.rectify(deconvolved, quad))
+
+
 def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):
     """Small plates read differently with the crop framed a pixel differently: each framing's
     binarized plate is one more reading, after the candidate's own, without repeats or blanks."""

@@ -1,0 +1,55 @@
+"""Photo restoration: horizontally smeared photos found and deconvolved, every other photo
+passed through untouched."""
+
+import cv2
+import numpy as np
+import pytest
+
+from platesearch import restore
+from platesearch.binarize import to_gray
+
+
+@pytest.fixture(scope="module")
+def text_photo() -> np.ndarray:
+    """A sharp light photo full of dark text lines of several sizes."""
+    rng = np.random.default_rng(0)
+    photo = np.full((360, 640, 3), 200, np.uint8)
+    for _ in range(60):
+        x, y = int(rng.integers(0, 560)), int(rng.integers(20, 350))
+        text = "".join(rng.choice(list("ABC123XYZ789"), 6))
+        cv2.putText(photo, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(0.4, 1.2)), (30, 30, 30), 2)
+    return photo
+
+
+def smeared(photo: np.ndarray, length: int, vertical: bool = False) -> np.ndarray:
+    box = np.ones((1, length), np.float32) / length
+    return cv2.filter2D(photo, -1, box.T if vertical else box)
+
+
+def test_a_sharp_photo_is_not_taken_as_smeared_and_passes_through(text_photo):
+    assert restore.motion_blur_length(text_photo) is None
+    assert restore.deblurred_if_blurred(text_photo) is text_photo
+
+
+def test_a_vertical_smear_is_not_taken_for_motion_along_the_road(text_photo):
+    assert restore.motion_blur_length(smeared(text_photo, 11, vertical=True)) is None
+
+
+@pytest.mark.parametrize("length", [9, 11])
+def test_a_horizontal_smear_is_measured_and_deconvolved(text_photo, length):
+    blurred = smeared(text_photo, length)
+    assert restore.motion_blur_length(blurred) in (length - 2, length - 1, length)
+    restored = restore.deblurred_if_blurred(blurred)
+    assert restored.shape == blurred.shape and restored.dtype == np.uint8
+
+    def error(image: np.ndarray) -> float:
+        return float(np.abs(image.astype(np.float32) - text_photo).mean())
+
+    assert error(restored) < 0.92 * error(blurred)  # closer to the sharp photo, and not shifted off it
+    assert restore.motion_blur_length(to_gray(blurred)) == restore.motion_blur_length(blurred)
+    assert restore.deblurred_if_blurred(to_gray(blurred)).ndim == 2  # grayscale stays grayscale
+
+
+def test_a_photo_too_small_to_measure_passes_through():
+    tiny = np.zeros((20, 20, 3), np.uint8)
+    assert restore.motion_blur_length(tiny) is None and restore.deblurred_if_blurred(tiny) is tiny

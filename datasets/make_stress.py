@@ -26,6 +26,9 @@
   every rule of the pipeline, to measure it under conditions nothing was designed on.
   `us-on-cars-1280-night-2`: the frames of `us-on-cars-1280` at night (own seed), made after
   the rule for dark crops (`localize.DARK_BELOW`) was made looking at the first night set.
+  `us-on-cars-1280-blur-2`: the same frames motion-blurred (the same seed, drawn after the
+  night frames, which stay as they were), made after the rule for smeared photos
+  (`restore.BLUR_ABOVE`) was made looking at the first blurred set.
 
 Each variant is an ordinary dataset folder (`labels.csv` + `images/`) with the new boxes, so
 `platesearch evaluate` and the benchmarks read it like any other. Deterministic (seed 0).
@@ -58,7 +61,7 @@ US_ON_CARS = {  # name -> (first US crop, host datasets in turn, seed)
 # variant -> (the frames it degrades, its conditions, seed)
 HARD_CONDITIONS_SETS = {
     "us-on-cars-1280-{}": ("us-on-cars-1280-b", ("night", "blur"), 1283),
-    "us-on-cars-1280-{}-2": ("us-on-cars-1280", ("night",), 1284),
+    "us-on-cars-1280-{}-2": ("us-on-cars-1280", ("night", "blur"), 1284),
 }
 
 

@@ -54,6 +54,7 @@ SETS = {
     "us-on-cars-1280-night": (STRESS / "us-on-cars-1280-night", False, "openalpr-us-crops"),
     "us-on-cars-1280-blur": (STRESS / "us-on-cars-1280-blur", False, "openalpr-us-crops"),
     "us-on-cars-1280-night-2": (STRESS / "us-on-cars-1280-night-2", False, "openalpr-us-crops"),
+    "us-on-cars-1280-blur-2": (STRESS / "us-on-cars-1280-blur-2", False, "openalpr-us-crops"),
     "openalpr-us-crops": (SHARED / "openalpr-us-crops", True, "openalpr-us-crops"),
     "us-crops-small": (STRESS / "us-crops-small", True, "openalpr-us-crops"),
     "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, "openalpr-br-crops"),

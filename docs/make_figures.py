@@ -165,15 +165,22 @@ def views_figure(count: int = 4, width: int = 60) -> None:
 
 def hard_conditions_figure(plates: tuple[str, ...] = ("5SIR459", "KVU441", "126PTU", "848048")) -> None:
     """The same plates in us-on-cars-1280-b as taken, at night, at night as read_crop reads them
-    (localize.lit), and motion-blurred."""
+    (localize.lit), motion-blurred, and motion-blurred as localize sees them (restore.py)."""
     from platesearch.localize import lit, rectify
+    from platesearch.restore import deblurred_if_blurred
 
     stress = HERE.parent / "build" / "stress"
     if not (stress / "us-on-cars-1280-blur").is_dir():
         print(f"{stress} has no hard-condition variants (run datasets/make_stress.py): hard_conditions.png skipped")
         return
     items = {item.plate: item for item in load_dataset(stress / "us-on-cars-1280-b").items}
-    columns = (("as taken", "b"), ("at night", "night"), ("at night, read lit", "night"), ("motion-blurred", "blur"))
+    columns = (
+        ("as taken", "b"),
+        ("at night", "night"),
+        ("at night, read lit", "night"),
+        ("motion-blurred", "blur"),
+        ("blurred, deconvolved", "blur"),
+    )
     height, width = 70, 150
     grid = []
     for plate in plates:
@@ -182,7 +189,7 @@ def hard_conditions_figure(plates: tuple[str, ...] = ("5SIR459", "KVU441", "126P
         cells = []
         for name, variant in columns:
             photo = read_image(stress / f"us-on-cars-1280-{variant}" / "images" / items[plate].path.name)
-            crop = rectify(photo, quad)
+            crop = rectify(deblurred_if_blurred(photo) if name.endswith("deconvolved") else photo, quad)
             crop = lit(crop) if name.endswith("lit") else crop
             cell = np.full((height + GAP, width + GAP, 3), 255, np.uint8)
             cell[GAP // 2 : GAP // 2 + height, GAP // 2 : GAP // 2 + width] = cv2.resize(

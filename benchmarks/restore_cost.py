@@ -1,0 +1,56 @@
+"""CPU milliseconds per photo for the smeared-photo check every photo pays (restore.motion_blur_length)
+and the deconvolution a smeared photo pays (restore.deblurred_if_blurred), at three photo sizes.
+
+Measured as process CPU time with one thread (numpy's FFT is single-threaded), the median of
+--repeats runs on each photo. Photos: openalpr-eu photos resized to each size, as they are
+(the check alone) and smeared by a 9 px horizontal box (the check and the deconvolution).
+
+Run: .venv/bin/python benchmarks/restore_cost.py [--photos 10] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from platesearch.restore import deblurred_if_blurred, motion_blur_length
+
+EU = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "openalpr-eu" / "images"
+SIZES = ((1280, 720), (1920, 1080), (4032, 3024))
+
+
+def cpu_ms(call, image: np.ndarray, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.process_time()
+        call(image)
+        times.append(1000 * (time.process_time() - started))
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    if not EU.is_dir():
+        raise SystemExit(f"{EU} is missing: the benchmark resizes the openalpr-eu photos")
+    photos = [cv2.imread(str(p)) for p in sorted(EU.glob("*.jpg"))[: args.photos]]
+    print("| photo size | check, sharp photo (ms) | taken as smeared | check + deconvolution, 9 px smear (ms) |")
+    print("|---|---|---|---|")
+    for size in SIZES:
+        sharp = [cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in photos]
+        smeared = [cv2.filter2D(p, -1, np.full((1, 9), 1 / 9, np.float32)) for p in sharp]
+        check = statistics.median(cpu_ms(motion_blur_length, p, args.repeats) for p in sharp)
+        taken = sum(motion_blur_length(p) is not None for p in smeared)
+        restored = statistics.median(cpu_ms(deblurred_if_blurred, p, args.repeats) for p in smeared)
+        print(f"| {size[0]}x{size[1]} | {check:.0f} | {taken} of {len(smeared)} | {restored:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,11 +13,12 @@ from platesearch.binarize import to_gray
 # neighbouring horizontal derivatives then stay alike over the smear, vertical ones do not. A
 # photo whose derivative autocorrelation at BLUR_LAG pixels is higher along x than along y by
 # more than BLUR_ABOVE is taken as smeared (0.13-0.69 in us-on-cars-1280-blur, where the rule
-# was made; at most 0.23 on any photo of every other visible set, none of which it takes). Its smear length is where the
-# horizontal autocorrelation is lowest (MIN_BLUR..MAX_BLUR), less one, and it is deconvolved
-# with a Wiener filter of that horizontal box (noise-to-signal WIENER_NOISE) before everything
-# else: detecting, cutting and reading the deconvolved photo found 31 and read 10 of the set's
-# first 40 plates, where the photo as it is gave 16 and 4.
+# was made; at most 0.23 on any photo of every other visible set, none of which it takes). Its
+# smear length is where the horizontal autocorrelation is lowest (MIN_BLUR..MAX_BLUR), less one
+# (a pure box smear of L pixels is taken as L - 1), and it is deconvolved with a Wiener filter
+# of that horizontal box (noise-to-signal WIENER_NOISE) before everything else: detecting,
+# cutting and reading the deconvolved photo found 31 and read 10 of the set's first 40 plates,
+# where the photo as it is gave 16 and 4 (RESULTS.md §0, "Smeared photos deconvolved").
 BLUR_LAG = 3
 BLUR_ABOVE = 0.25
 MIN_BLUR, MAX_BLUR = 3, 15

@@ -17,8 +17,8 @@ from platesearch.binarize import to_gray
 # smear length is where the horizontal autocorrelation is lowest (MIN_BLUR..MAX_BLUR), less one
 # (a pure box smear of L pixels is taken as L - 1), and it is deconvolved with a Wiener filter
 # of that horizontal box (noise-to-signal WIENER_NOISE) before everything else: detecting,
-# cutting and reading the deconvolved photo found 31 and read 10 of the set's first 40 plates,
-# where the photo as it is gave 16 and 4 (RESULTS.md §0, "Smeared photos deconvolved").
+# cutting and reading it so found 27 and read 8 of the set's first 40 plates, where the photos
+# as they are gave 16 and 4 (RESULTS.md §0, "Smeared photos deconvolved").
 BLUR_LAG = 3
 BLUR_ABOVE = 0.25
 MIN_BLUR, MAX_BLUR = 3, 15

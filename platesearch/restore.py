@@ -59,6 +59,12 @@ def deblurred_if_blurred(image: np.ndarray) -> np.ndarray:
     kernel[:length] = 1 / length
     box = np.fft.rfft(np.roll(kernel, -(length // 2)))  # centred: the photo does not shift
     inverse = np.conj(box) / (np.abs(box) ** 2 + WIENER_NOISE)
-    shape = (1, -1, 1) if padded.ndim == 3 else (1, -1)
-    restored = np.fft.irfft(np.fft.rfft(padded, axis=1) * inverse.reshape(shape), n=width, axis=1)
-    return np.clip(restored[:, pad:-pad], 0, 255).astype(np.uint8)
+
+    def deconvolved(channel: np.ndarray) -> np.ndarray:
+        restored = np.fft.irfft(np.fft.rfft(channel, axis=1) * inverse, n=width, axis=1)
+        return np.clip(restored[:, pad:-pad], 0, 255).astype(np.uint8)
+
+    if padded.ndim == 2:
+        return deconvolved(padded)
+    # a channel at a time (numpy transforms in double precision): a 12 MP photo peaks at about 0.6 GB
+    return cv2.merge([deconvolved(channel) for channel in cv2.split(padded)])

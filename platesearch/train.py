@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -105,6 +106,11 @@ class TrainConfig(BaseModel):
     # high plate, less than a character; after the last two blocks, 63 px: a character and its
     # neighbours, for about 1.8x the encoder's multiply-adds.
     refine_convs: int = Field(0, ge=0)
+    # Validation and the exported model use an exponential moving average of the weights over
+    # the training steps, with this momentum a step (0: the weights as trained). The weights at
+    # an epoch's end follow its last batches; left out of training, three seeds of one recipe
+    # scored 0.896-0.917 on the US crops, so which epoch was picked moves a figure by points.
+    weight_average: float = Field(0.0, ge=0, lt=1)
 
     @field_validator("synthetic_layouts")
     @classmethod
@@ -414,6 +420,19 @@ def validate(encoder, val: PairSet) -> dict[str, float]:
     )
 
 
+@contextmanager
+def _weights_swapped(weights: list, replacements: list) -> Iterator[None]:
+    """`weights` hold `replacements`' values inside the block and their own again after it."""
+    own = [w.numpy() for w in weights]
+    for weight, replacement in zip(weights, replacements, strict=True):
+        weight.assign(replacement.numpy())
+    try:
+        yield
+    finally:
+        for weight, value in zip(weights, own, strict=True):
+            weight.assign(value)
+
+
 def train(config: TrainConfig, out_dir: Path) -> dict:
     """Train (resuming from `out_dir` if a checkpoint is there) and export the model to `out_dir`."""
     configure_tensorflow()
@@ -469,6 +488,11 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
             known = {id(v) for v in variables}
             variables = variables + [v for v in reader.trainable_variables if id(v) not in known]
 
+        averaged_sources = (
+            [w for w in autoencoder.weights if w.dtype.startswith("float")] if config.weight_average else []
+        )
+        averaged = [tf.Variable(w.numpy(), trainable=False) for w in averaged_sources]
+
         @tf.function(reduce_retracing=True)
         def train_step(real, render, negatives, labels, label_lengths):
             with tf.GradientTape() as tape:
@@ -505,9 +529,17 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
                 loss = config.reconstruction_weight * rec_loss + config.contrastive_weight * nce
                 loss += config.ctc_weight * ctc_loss
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+            if averaged:
+                # a shorter memory over the first steps, so the initial weights fade out fast
+                step = tf.cast(optimizer.iterations, tf.float32)
+                momentum = tf.minimum(config.weight_average, (1 + step) / (10 + step))
+                for average, weight in zip(averaged, averaged_sources, strict=True):
+                    average.assign(momentum * average + (1 - momentum) * tf.convert_to_tensor(weight))
             return loss, rec_loss, nce, ctc_loss
 
         tracked = {"model": autoencoder} if reader is None else {"model": autoencoder, "reader": reader}
+        if averaged:
+            tracked["averaged"] = averaged
         checkpoint = tf.train.Checkpoint(**tracked, optimizer=optimizer, epoch=tf.Variable(0))
         manager = tf.train.CheckpointManager(checkpoint, out_dir / "checkpoints", max_to_keep=2)
         history_file = out_dir / "history.json"
@@ -536,7 +568,11 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
                 progress.advance(steps)
             progress.remove_task(steps)
             checkpoint.epoch.assign_add(1)
-            metrics = validate(encoder, val_set)
+            with _weights_swapped(averaged_sources, averaged):
+                metrics = validate(encoder, val_set)
+                if metrics["top1"] > best:
+                    best = metrics["top1"]
+                    autoencoder.save(out_dir / "best.keras")
             loss, rec, nce, ctc = sums / config.steps_per_epoch
             history.append(
                 {
@@ -553,9 +589,6 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
             )
             manager.save()
             history_file.write_text(json.dumps(history, indent=2))
-            if metrics["top1"] > best:
-                best = metrics["top1"]
-                autoencoder.save(out_dir / "best.keras")
             progress.update(
                 epochs,
                 advance=1,

@@ -74,8 +74,8 @@ def tiny_dataset(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("ctc_weight", "refine_convs"), [(0.0, 0), (0.5, 1)])
-def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight, refine_convs):
+@pytest.mark.parametrize(("ctc_weight", "refine_convs", "weight_average"), [(0.0, 0, 0.0), (0.5, 1, 0.9)])
+def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight, refine_convs, weight_average):
     from platesearch.train import TrainConfig, train
 
     config = TrainConfig(
@@ -97,6 +97,7 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight, refine_con
         ctc_weight=ctc_weight,
         refine_convs=refine_convs,
         synthetic_layouts=("DDD", "LLLL"),
+        weight_average=weight_average,
     )
     best = train(config, tmp_path / "run")
     synthetic = np.load(tmp_path / "run" / "data.npz")["train_plates"][-config.synthetic_samples :]
@@ -108,6 +109,19 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight, refine_con
     embedder = PlateEmbedder(tmp_path / "run")
     assert embedder.embed(render_plate("AB123")[None]).shape == (1, 8)
     assert embedder.manifest.architecture == ("platesearch-v1+refine1" if refine_convs else "platesearch-v1")
+
+
+def test_averaged_weights_are_swapped_in_and_back_even_on_error():
+    import keras
+
+    from platesearch.train import _weights_swapped
+
+    weight, average = keras.Variable(np.ones(3, np.float32)), keras.Variable(np.zeros(3, np.float32))
+    with pytest.raises(RuntimeError), _weights_swapped([weight], [average]):
+        assert np.all(weight.numpy() == 0)
+        raise RuntimeError("validation failed")
+    assert np.all(weight.numpy() == 1)
+    assert np.all(average.numpy() == 0)
 
 
 def test_native_stderr_is_held_back_unless_loading_fails(capfd):

@@ -601,9 +601,11 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
 
 
 def export(out_dir: Path, config: TrainConfig, summary: dict, best_epoch: dict, total_minutes: float) -> None:
-    """Write `autoencoder.keras` (the best epoch by validation top-1) and its manifest."""
+    """Write `autoencoder.keras` (the best epoch by validation top-1) and its manifest. A
+    finished run given more epochs, none of them better, keeps the model it exported before."""
     model_path = out_dir / MODEL_FILE
-    (out_dir / "best.keras").replace(model_path)
+    if (out_dir / "best.keras").exists() or not model_path.exists():
+        (out_dir / "best.keras").replace(model_path)
     manifest = ModelManifest(
         architecture=config.architecture + (f"+refine{config.refine_convs}" if config.refine_convs else ""),
         embedding_dim=config.embedding_dim

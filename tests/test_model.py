@@ -111,6 +111,21 @@ def test_training_runs_end_to_end(tiny_dataset, tmp_path, ctc_weight, refine_con
     assert embedder.manifest.architecture == ("platesearch-v1+refine1" if refine_convs else "platesearch-v1")
 
 
+def test_a_finished_run_given_more_epochs_keeps_its_model_when_none_is_better(tmp_path):
+    from platesearch.train import TrainConfig, export
+
+    config = TrainConfig(
+        name="x", architecture="platesearch-v1", channels=(4,), epochs=1, steps_per_epoch=1, batch_size=2
+    )
+    (tmp_path / MODEL_FILE).write_bytes(b"the model exported before")
+    export(tmp_path, config, {}, {"epoch": 1, "val_top1": 0.5}, total_minutes=1.0)
+    assert (tmp_path / MODEL_FILE).read_bytes() == b"the model exported before"
+    (tmp_path / "best.keras").write_bytes(b"a better epoch")
+    export(tmp_path, config, {}, {"epoch": 2, "val_top1": 0.6}, total_minutes=1.0)
+    assert (tmp_path / MODEL_FILE).read_bytes() == b"a better epoch"
+    assert not (tmp_path / "best.keras").exists()
+
+
 def test_averaged_weights_are_swapped_in_and_back_even_on_error():
     import keras
 

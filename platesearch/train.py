@@ -109,7 +109,8 @@ class TrainConfig(BaseModel):
     # Validation and the exported model use an exponential moving average of the weights over
     # the training steps, with this momentum a step (0: the weights as trained). The weights at
     # an epoch's end follow its last batches; left out of training, three seeds of one recipe
-    # scored 0.896-0.917 on the US crops, so which epoch was picked moves a figure by points.
+    # scored 0.896-0.917 on the US crops. Averaged (0.995), two of them scored 0.901 and 0.900:
+    # no lift beyond that spread (MODEL_CARD.md), so no recipe sets it.
     weight_average: float = Field(0.0, ge=0, lt=1)
 
     @field_validator("synthetic_layouts")

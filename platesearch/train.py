@@ -489,6 +489,9 @@ def train(config: TrainConfig, out_dir: Path) -> dict:
             known = {id(v) for v in variables}
             variables = variables + [v for v in reader.trainable_variables if id(v) not in known]
 
+        # By hand rather than Keras's optimizer EMA (use_ema): that one averages only the variables
+        # it trains, not the batch-norm statistics, and keeps its averages in private attributes,
+        # which the per-epoch validation below would have to swap in.
         averaged_sources = (
             [w for w in autoencoder.weights if w.dtype.startswith("float")] if config.weight_average else []
         )

@@ -50,8 +50,11 @@ def motion_blur_length(image: np.ndarray) -> int | None:
 def deblurred_if_blurred(image: np.ndarray) -> np.ndarray:
     """A photo smeared by horizontal motion (motion_blur_length) deconvolved; any other as it is."""
     length = motion_blur_length(image)
-    if length is None:
-        return image
+    return image if length is None else deconvolved(image, length)
+
+
+def deconvolved(image: np.ndarray, length: int) -> np.ndarray:
+    """The image deconvolved row by row with a Wiener filter of a `length`-px horizontal box."""
     pad = 2 * length  # reflected at the sides, so the deconvolution does not wrap one side into the other
     padded = cv2.copyMakeBorder(image, 0, 0, pad, pad, cv2.BORDER_REFLECT).astype(np.float32)
     width = padded.shape[1]
@@ -60,11 +63,11 @@ def deblurred_if_blurred(image: np.ndarray) -> np.ndarray:
     box = np.fft.rfft(np.roll(kernel, -(length // 2)))  # centred: the photo does not shift
     inverse = np.conj(box) / (np.abs(box) ** 2 + WIENER_NOISE)
 
-    def deconvolved(channel: np.ndarray) -> np.ndarray:
+    def restored_channel(channel: np.ndarray) -> np.ndarray:
         restored = np.fft.irfft(np.fft.rfft(channel, axis=1) * inverse, n=width, axis=1)
         return np.clip(restored[:, pad:-pad], 0, 255).astype(np.uint8)
 
     if padded.ndim == 2:
-        return deconvolved(padded)
+        return restored_channel(padded)
     # a channel at a time (numpy transforms in double precision): a 12 MP photo peaks at about 0.6 GB
-    return cv2.merge([deconvolved(channel) for channel in cv2.split(padded)])
+    return cv2.merge([restored_channel(channel) for channel in cv2.split(padded)])

@@ -124,6 +124,15 @@ def test_a_dark_crop_is_read_lit(monkeypatch):
     assert all(np.percentile(image, 99) >= 250 for image in seen)  # the detector and recognizer saw it lit
 
 
+class _FakeSmearedTextReader:
+    def __init__(self) -> None:
+        self.crops: list[np.ndarray] = []
+
+    def read(self, crops: list[np.ndarray]) -> list[str]:
+        self.crops += crops
+        return ["AB1234"] * len(crops)
+
+
 def test_a_smeared_photo_is_detected_cut_and_read_deconvolved(monkeypatch):
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     deconvolved = photo // 2
@@ -133,11 +142,33 @@ def test_a_smeared_photo_is_detected_cut_and_read_deconvolved(monkeypatch):
     monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *a: detected_on.append(image) or [quad])
     monkeypatch.setattr(loc, "_recognize", lambda gray, quads: read_on.append(gray) or [("AB123", 0.9)] * len(quads))
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: read_on.append(image) or candidate)
+    smeared_reader = _FakeSmearedTextReader()
+    monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
 
     [candidate] = loc.localize(photo)
     assert detected_on[0] is deconvolved and read_on[-1] is deconvolved
     assert np.array_equal(read_on[0], loc.to_gray(deconvolved))
     assert np.array_equal(candidate.crop, loc.rectify(deconvolved, quad))
+    # the smeared-text recognizer reads the deconvolved crop, and the crop cut at both framings,
+    # beside the readings it had
+    assert candidate.readings == ("AB123", "AB1234")
+    assert len(smeared_reader.crops) == 1 + len(loc.FRAMING_MARGINS)
+    assert np.array_equal(smeared_reader.crops[0], loc.lit(candidate.crop))
+    assert np.array_equal(smeared_reader.crops[1], loc.lit(loc.rectify(deconvolved, quad, loc.FRAMING_MARGINS[0])))
+
+
+def test_a_photo_that_is_not_smeared_never_reaches_the_smeared_text_recognizer(monkeypatch):
+    photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
+    monkeypatch.setattr(loc, "deblurred_if_blurred", lambda image: image)
+    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *a: [quad])
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
+    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
+    smeared_reader = _FakeSmearedTextReader()
+    monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
+
+    [candidate] = loc.localize(photo)
+    assert candidate.readings == ("AB123",) and smeared_reader.crops == []
 
 
 def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):

@@ -1,11 +1,13 @@
 """CPU milliseconds per photo for the smeared-photo check every photo pays (restore.motion_blur_length)
-and the deconvolution a smeared photo pays (restore.deblurred_if_blurred), at three photo sizes.
+and the deconvolution a smeared photo pays (restore.deblurred_if_blurred), at three photo sizes;
+then what reading a smeared photo's candidates with the recognizer fine-tuned on smeared text
+costs (smeared_text.py; torch on --threads threads, wall time of one batched call).
 
 Measured as process CPU time with one thread (numpy's FFT is single-threaded), the median of
 --repeats runs on each photo. Photos: openalpr-eu photos resized to each size, as they are
 (the check alone) and smeared by a 9 px horizontal box (the check and the deconvolution).
 
-Run: .venv/bin/python benchmarks/restore_cost.py [--photos 10] [--repeats 5]
+Run: .venv/bin/python benchmarks/restore_cost.py [--photos 10] [--repeats 5] [--threads 1]
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from indexing import SHARED  # the benchmarks folder is on the path of its scrip
 from platesearch.datasets import load_dataset
 from platesearch.media import read_image
 from platesearch.restore import deblurred_if_blurred, motion_blur_length
+from platesearch.runtime import share_cores
+from platesearch.smeared_text import smeared_text_reader
 
 SIZES = ((1280, 720), (1920, 1080), (4032, 3024))
 
@@ -38,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the smeared-text reading")
     args = parser.parse_args()
     if not (SHARED / "openalpr-eu").is_dir():
         raise SystemExit(f"{SHARED / 'openalpr-eu'} is missing: the benchmark resizes its photos")
@@ -51,6 +56,20 @@ def main() -> None:
         taken = sum(motion_blur_length(p) is not None for p in smeared)
         restored = statistics.median(cpu_ms(deblurred_if_blurred, p, args.repeats) for p in smeared)
         print(f"| {size[0]}x{size[1]} | {check:.0f} | {taken} of {len(smeared)} | {restored:.0f} |")
+    share_cores(args.threads)  # the reader's torch pool gets this many threads
+    reader = smeared_text_reader()
+    crop = cv2.resize(photos[0], (160, 48), interpolation=cv2.INTER_AREA)  # a candidate's size in a 1280x720 photo
+    print("\n| candidates (3 cuts each) read by the smeared-text recognizer | wall ms, one batched call |")
+    print("|---|---|")
+    for candidates in (1, 3, 8):
+        count = 3 * candidates
+        reader.read([crop] * count)  # warm
+        times = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            reader.read([crop] * count)
+            times.append(1000 * (time.perf_counter() - started))
+        print(f"| {candidates} | {statistics.median(times):.0f} |")
 
 
 if __name__ == "__main__":

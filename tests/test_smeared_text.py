@@ -91,7 +91,13 @@ def test_the_training_script_runs_and_writes_weights_the_reader_loads(tmp_path, 
     argv = ["smeared_reader.py", "--out", str(out), "--data", str(tmp_path / "data"), "--datasets", "rendered"]
     argv += ["--stress", str(tmp_path / "stress"), "--steps", "2", "--batch", "2", "--val-every", "1", "--threads", "1"]
     monkeypatch.setattr(sys, "argv", argv)
-    runpy.run_path(str(ROOT / "experiments" / "smeared_reader.py"), run_name="__main__")
+    import torch  # after the package's own import order (runtime.py)
+
+    threads = torch.get_num_threads()
+    try:
+        runpy.run_path(str(ROOT / "experiments" / "smeared_reader.py"), run_name="__main__")
+    finally:
+        torch.set_num_threads(threads)  # the script sets its own; later tests keep theirs
     manifest = json.loads((out / st.MANIFEST.name).read_text())
     assert [h["step"] for h in manifest["history"]] == [0, 1, 2]
     assert manifest["train_crops"] + manifest["held_out_crops"] == len(plates) - 1

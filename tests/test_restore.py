@@ -53,3 +53,12 @@ def test_a_horizontal_smear_is_measured_and_deconvolved(text_photo, length):
 def test_a_photo_too_small_to_measure_passes_through():
     tiny = np.zeros((20, 20, 3), np.uint8)
     assert restore.motion_blur_length(tiny) is None and restore.deblurred_if_blurred(tiny) is tiny
+
+
+def test_the_smear_length_is_where_the_autocorrelation_first_stops_falling():
+    # a rotated, defocused smear: a shallow first minimum at lag 6, a lower tail further out
+    curve = np.array(
+        [1.0, 0.7, 0.5, 0.3, 0.1, -0.05, -0.08, -0.07, -0.08, -0.1, -0.11, -0.12, -0.12, -0.13, -0.14, -0.1]
+    )
+    assert restore._first_minimum(curve) == 6
+    assert restore._first_minimum(np.linspace(1.0, -1.0, restore.MAX_BLUR + 1)) == restore.MAX_BLUR  # never stops

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from platesearch.datasets import is_validation_plate, load_dataset
+from platesearch.degrade import line_kernel
 from platesearch.localize import easyocr_model_dir, lit
 from platesearch.media import file_sha256, read_image
 from platesearch.restore import MAX_BLUR, MIN_BLUR, deconvolved
@@ -82,10 +83,7 @@ def smeared(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     pad = 16
     crop = cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
     length = int(rng.integers(MIN_BLUR, MAX_BLUR + 1))
-    kernel = np.zeros((length, length), np.float32)
-    kernel[length // 2, :] = 1
-    centre = (length / 2 - 0.5, length / 2 - 0.5)
-    kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D(centre, rng.uniform(-25, 25), 1.0), (length, length))
+    kernel = line_kernel(length, rng.uniform(-25, 25))
     crop = cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6))
     crop = cv2.GaussianBlur(crop, (0, 0), rng.uniform(0.3, 1.2))
     quality = int(rng.integers(45, 86))

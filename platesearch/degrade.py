@@ -27,16 +27,23 @@ def downscale(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def line_kernel(length: int, angle: float) -> np.ndarray:
+    """A motion-blur kernel (not normalized): a `length`-px line through the centre of a
+    length x length square, turned `angle` degrees from the horizontal."""
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1
+    rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
+    return cv2.warpAffine(kernel, rotation, (length, length))
+
+
 def blur(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Motion blur along a random direction, or defocus (a disk), 1-4 % of the crop width."""
     w = image.shape[1]
     size = max(3, int(w * rng.uniform(0.01, 0.04)) | 1)
-    kernel = np.zeros((size, size), np.float32)
     if rng.random() < 0.5:
-        kernel[size // 2, :] = 1
-        rotation = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), rng.uniform(0, 180), 1.0)
-        kernel = cv2.warpAffine(kernel, rotation, (size, size))
+        kernel = line_kernel(size, rng.uniform(0, 180))
     else:
+        kernel = np.zeros((size, size), np.float32)
         cv2.circle(kernel, (size // 2, size // 2), size // 2, 1.0, -1)
     return cv2.filter2D(image, -1, kernel / max(kernel.sum(), 1e-6))
 

@@ -10,12 +10,14 @@ restore's filter at a length up to 2 px off the true one less one, read lit when
 localize reads a crop. A share of each batch is synthetic plates (synth.py). Labels are plate
 texts only.
 
-No plate of the US stress frame sets (`build/stress/us-on-cars-*`, made by
-datasets/make_stress.py) is trained on, so the blurred frame sets' plates stay unseen. One plate
+The real crops are the US crops and the BR camera crops, less every plate of the US stress
+frame sets (`build/stress/us-on-cars-*`, made by datasets/make_stress.py). No photo set is
+trained on (the EU and BR photos, and the frame sets made of them, stay out), because the
+reader reads every photo's candidates: every photo set's plates stay unseen. One plate
 text in four of the rest (datasets.is_validation_plate) is held out, and read after every
 `--val-every` steps; the weights are those of the last step (no step is picked).
 
-Reproduce the shipped weights (about 35 min on 2 cores), then copy the two files written to
+Reproduce the shipped weights (about 40 min on 2 cores), then copy the two files written to
 --out into platesearch/weights/:
 
     .venv/bin/python datasets/make_stress.py
@@ -43,7 +45,7 @@ from platesearch.smeared_text import MANIFEST, WEIGHTS, allowed_classes, greedy_
 from platesearch.synth import random_plate_text, synthetic_plate_photo
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ("openalpr-us-crops", "openalpr-br-crops", "openalpr-eu", "openalpr-br")
+DATASETS = ("openalpr-us-crops", "openalpr-br-crops")  # crop sets only: no photo set's plate is trained on
 
 
 def stress_plates(stress: Path) -> set[str]:

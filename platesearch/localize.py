@@ -581,15 +581,15 @@ def localize(
     `detect_again_if_empty=False` skips the second detection of a photo with no candidate: for
     video frames, where empty frames are common and a plate missed in one frame is on screen in
     the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py) and
-    detected, cut and read as such, and each candidate also read by a recognizer trained on
-    smeared text (smeared_text.py).
+    detected, cut and read as such. Every candidate is also read by the recognizer fine-tuned
+    on smeared text (smeared_text.py), smeared photo or not.
     """
     photo = deblurred_if_blurred(image)
     candidates = _candidates(photo, _detect_photo(photo, max_side))
     if not candidates and detect_again_if_empty:
         candidates = _candidates(photo, _detect_photo(photo, max_side, NOTHING_FOUND_THRESHOLDS))
     candidates = [_read_again(photo, c) for c in spread_over_regions(candidates, max_candidates)]
-    return _read_as_smeared(photo, candidates) if photo is not image else candidates
+    return _read_by_fine_tuned_recognizer(photo, candidates)
 
 
 def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:
@@ -660,11 +660,12 @@ def draw_candidates(image: np.ndarray, candidates: list[Candidate]) -> np.ndarra
     return canvas
 
 
-def _read_as_smeared(image: np.ndarray, candidates: list[Candidate]) -> list[Candidate]:
-    """The candidates of a deconvolved photo with the smeared-text recognizer's readings of
-    each crop and of the crop cut at each of FRAMING_MARGINS (all lit when dark) added to
-    their readings (smeared_text.py). The two framings read 3-4 more of about 36 smeared
-    plates exactly than the crop alone (RESULTS.md §0, "A reader for smeared text")."""
+def _read_by_fine_tuned_recognizer(image: np.ndarray, candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates with the smeared-text recognizer's readings of each crop and of the crop
+    cut at each of FRAMING_MARGINS (all lit when dark) added to their readings (smeared_text.py).
+    The two framings read 3-4 more of about 36 smeared plates exactly than the crop alone; on
+    sharp photos the same recognizer reads night and small plates EasyOCR's misses (RESULTS.md
+    §0, "A reader for smeared text" and "The same reader on every photo")."""
     per_candidate = 1 + len(FRAMING_MARGINS)
     cuts = [lit(cut) for c in candidates for cut in (c.crop, *(rectify(image, c.quad, m) for m in FRAMING_MARGINS))]
     reads = smeared_text_reader().read(cuts)

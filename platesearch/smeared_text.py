@@ -1,11 +1,12 @@
-"""Plate text read from a smeared photo by EasyOCR's recognizer fine-tuned on such text.
+"""Plate text read by EasyOCR's recognizer fine-tuned on smeared plate text.
 
 A photo smeared by motion is deconvolved before it is localized (restore.py), but its plates
 then show ringing and leftover smear: EasyOCR's own recognizer reads most of them 1-3
 characters off where a person reads them. The same network, fine-tuned on plate crops smeared
 and deconvolved the same way (`experiments/smeared_reader.py`, which reproduces the shipped
-weights), reads each candidate of such a photo once more, as one line; its reading is added to
-the candidate's, never put in their place. Photos that are not smeared never reach it.
+weights), reads each candidate once more, as one line; its reading is added to the
+candidate's, never put in their place. It reads every photo's candidates, not only smeared
+ones: trained on degraded plates, it also reads dark and small sharp plates EasyOCR misses.
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ def test_a_smeared_photo_is_detected_cut_and_read_deconvolved(monkeypatch):
     assert np.array_equal(smeared_reader.crops[1], loc.lit(loc.rectify(deconvolved, quad, loc.FRAMING_MARGINS[0])))
 
 
-def test_a_photo_that_is_not_smeared_never_reaches_the_smeared_text_recognizer(monkeypatch):
+def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch):
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     monkeypatch.setattr(loc, "deblurred_if_blurred", lambda image: image)
@@ -168,7 +168,10 @@ def test_a_photo_that_is_not_smeared_never_reaches_the_smeared_text_recognizer(m
     monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
 
     [candidate] = loc.localize(photo)
-    assert candidate.readings == ("AB123",) and smeared_reader.crops == []
+    assert candidate.readings == ("AB123", "AB1234")
+    assert len(smeared_reader.crops) == 1 + len(loc.FRAMING_MARGINS)
+    assert np.array_equal(smeared_reader.crops[0], loc.lit(loc.rectify(photo, quad)))
+    assert np.array_equal(smeared_reader.crops[2], loc.lit(loc.rectify(photo, quad, loc.FRAMING_MARGINS[1])))
 
 
 def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):
@@ -206,15 +209,16 @@ def test_a_photo_without_candidates_is_detected_again_with_lower_thresholds(monk
     monkeypatch.setattr(loc, "_detect_photo", detect_photo)
     monkeypatch.setattr(loc, "_candidates", lambda image, quads: [plate] if quads else [])
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
+    monkeypatch.setattr(loc, "smeared_text_reader", _FakeSmearedTextReader)
     kept = loc.localize(np.zeros((720, 1280, 3), np.uint8))
-    assert [c is plate for c in kept] == [True]
+    assert [c.box for c in kept] == [plate.box]
     first = (loc.TEXT_THRESHOLD, loc.LOW_TEXT)
     assert asked == ([first] if found_at_first else [first, loc.NOTHING_FOUND_THRESHOLDS])
     assert loc.NOTHING_FOUND_THRESHOLDS < first
 
     asked.clear()  # a video frame is not detected twice
     kept = loc.localize(np.zeros((720, 1280, 3), np.uint8), detect_again_if_empty=False)
-    assert [c is plate for c in kept] == ([True] if found_at_first else [])
+    assert [c.box for c in kept] == ([plate.box] if found_at_first else [])
     assert asked == [first]
 
 
@@ -298,6 +302,7 @@ def test_channels_last_recognizer_is_the_same_network(sample):
 def test_candidates_overlap_labelled_plates(sample, monkeypatch):
     """Boxes only: reading each candidate again (a quarter of the time) is left to the index tests."""
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
+    monkeypatch.setattr(loc, "smeared_text_reader", _FakeSmearedTextReader)
     dataset = load_dataset(sample / "photos")
     assert len(dataset.items) >= 10
     found = 0

@@ -1,7 +1,7 @@
 """CPU milliseconds per photo for the smeared-photo check every photo pays (restore.motion_blur_length)
 and the deconvolution a smeared photo pays (restore.deblurred_if_blurred), at three photo sizes;
-then what reading a smeared photo's candidates with the recognizer fine-tuned on smeared text
-costs (smeared_text.py; torch on --threads threads, wall time of one batched call).
+then what reading a photo's candidates with the recognizer fine-tuned on smeared text costs
+(smeared_text.py, every photo pays it; torch on --threads threads, wall time of one batched call).
 
 Measured as process CPU time with one thread (numpy's FFT is single-threaded), the median of
 --repeats runs on each photo. Photos: openalpr-eu photos resized to each size, as they are

@@ -203,9 +203,9 @@ class Preparer:
             h, w = image.shape[:2]
             if not self.ocr:
                 return [(CropRow((0, 0, w, h)), image, ())]
-            from platesearch.localize import read_crop
+            from platesearch.localize import read_plate_crop
 
-            readings, confidence = read_crop(image)
+            readings, confidence = read_plate_crop(image)
             return [(CropRow((0, 0, w, h), join_readings(readings), confidence), image, ())]
         from platesearch.localize import DEFAULT_MAX_SIDE, localize
 

@@ -541,6 +541,15 @@ def read_crop(crop: np.ndarray) -> tuple[list[str], float]:
     return [r for r in dict.fromkeys(readings) if r], float(np.mean(confidences))
 
 
+def read_plate_crop(crop: np.ndarray) -> tuple[list[str], float]:
+    """A plate crop file's readings (`index --crops`): read_crop's, and the crop read once more
+    by the recognizer fine-tuned on degraded plate text (smeared_text.py), lit when dark, as
+    every photo's candidate is (RESULTS.md §0, "The reader on crop sets")."""
+    readings, confidence = read_crop(crop)
+    fine_tuned = smeared_text_reader().read([lit(crop)])
+    return list(dict.fromkeys([*readings, *filter(None, fine_tuned)])), confidence
+
+
 def lit(crop: np.ndarray) -> np.ndarray:
     """A dark crop (DARK_BELOW) with its levels stretched to the full range; any other as it is."""
     low, high = np.percentile(to_gray(crop), (1, 99))

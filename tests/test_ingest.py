@@ -112,10 +112,11 @@ def test_video_and_heic_files_are_counted_not_silently_skipped(tmp_path, sample)
 
 @pytest.mark.slow
 def test_a_crop_keeps_the_reading_of_its_binarized_plate_image(crops):
-    """Readings are the crop's own lines and the recognizer's reading of the binarized image;
-    without OCR none is made."""
+    """Readings are the crop's own lines, the fine-tuned recognizer's reading of the crop and the
+    recognizer's reading of the binarized image; without OCR none is made."""
     from platesearch.binarize import binarize
-    from platesearch.localize import read_plate_image
+    from platesearch.localize import lit, read_plate_image
+    from platesearch.smeared_text import smeared_text_reader
     from platesearch.textmatch import split_readings
 
     path = sorted(crops.iterdir())[0]
@@ -124,6 +125,8 @@ def test_a_crop_keeps_the_reading_of_its_binarized_plate_image(crops):
     (row,) = prepared.crops
     binarized_reading = read_plate_image(binarize(ingest.read_image(str(path))))
     assert binarized_reading and binarized_reading in split_readings(row.ocr_text)
+    [fine_tuned_reading] = smeared_text_reader().read([lit(ingest.read_image(str(path)))])
+    assert fine_tuned_reading and fine_tuned_reading in split_readings(row.ocr_text)
     (views,) = ingest.unpack_plates(prepared.plate_bits)
     assert views.shape == (VIEWS, 64, 512) and np.array_equal(views[0], binarize(ingest.read_image(str(path))))
     (unread,) = Preparer(inputs_are_crops=True, ocr=False, max_pixels=DEFAULT_MAX_PIXELS)(job).crops

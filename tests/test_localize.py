@@ -133,6 +133,23 @@ class _FakeSmearedTextReader:
         return ["AB1234"] * len(crops)
 
 
+@pytest.mark.parametrize("fine_tuned_reading", ["AB1234", "AB123", ""])
+def test_a_crop_file_is_also_read_by_the_fine_tuned_recognizer_lit(monkeypatch, fine_tuned_reading):
+    """`index --crops` reads each crop as read_crop does, then once more by the fine-tuned
+    recognizer, lit: its reading is added after the others, never twice and never blank."""
+    monkeypatch.setattr(loc, "read_crop", lambda crop: (["AB123", "AB1Z3"], 0.7))
+    smeared_reader = _FakeSmearedTextReader()
+    smeared_reader.read = lambda crops: smeared_reader.crops.extend(crops) or [fine_tuned_reading]
+    monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
+    dark = np.repeat(np.random.default_rng(2).integers(0, 60, (40, 160, 1), dtype=np.uint8), 3, axis=2)
+
+    readings, confidence = loc.read_plate_crop(dark)
+    assert readings == ["AB123", "AB1Z3", *([fine_tuned_reading] if fine_tuned_reading == "AB1234" else [])]
+    assert confidence == 0.7  # EasyOCR's: the fine-tuned recognizer gives none
+    [seen] = smeared_reader.crops
+    assert np.array_equal(seen, loc.lit(dark))
+
+
 def test_a_smeared_photo_is_detected_cut_and_read_deconvolved(monkeypatch):
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     deconvolved = photo // 2

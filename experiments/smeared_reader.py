@@ -15,7 +15,10 @@ frame sets (`build/stress/us-on-cars-*`, made by datasets/make_stress.py). No ph
 trained on (the EU and BR photos, and the frame sets made of them, stay out), because the
 reader reads every photo's candidates: every photo set's plates stay unseen. One plate
 text in four of the rest (datasets.is_validation_plate) is held out, and read after every
-`--val-every` steps; the weights are those of the last step (no step is picked).
+`--val-every` steps; the weights are those of the last step (no step is picked). The reader
+also reads crop files (`index --crops`), and it trains on both crop sets: on them it is
+measured with the same recipe trained on the other set alone (`--datasets`, RESULTS.md §0,
+"The reader on crop sets").
 
 Reproduce the shipped weights (about 40 min on 2 cores), then copy the two files written to
 --out into platesearch/weights/:

@@ -6,7 +6,8 @@ characters off where a person reads them. The same network, fine-tuned on plate 
 and deconvolved the same way (`experiments/smeared_reader.py`, which reproduces the shipped
 weights), reads each candidate once more, as one line; its reading is added to the
 candidate's, never put in their place. It reads every photo's candidates, not only smeared
-ones: trained on degraded plates, it also reads dark and small sharp plates EasyOCR misses.
+ones, and every crop file of `index --crops`: trained on degraded plates, it also reads dark
+and small sharp plates EasyOCR misses.
 """
 
 from __future__ import annotations

@@ -125,12 +125,13 @@ def test_a_dark_crop_is_read_lit(monkeypatch):
 
 
 class _FakeSmearedTextReader:
-    def __init__(self) -> None:
+    def __init__(self, reading: str = "AB1234") -> None:
+        self.reading = reading
         self.crops: list[np.ndarray] = []
 
     def read(self, crops: list[np.ndarray]) -> list[str]:
         self.crops += crops
-        return ["AB1234"] * len(crops)
+        return [self.reading] * len(crops)
 
 
 @pytest.mark.parametrize("fine_tuned_reading", ["AB1234", "AB123", ""])
@@ -138,8 +139,7 @@ def test_a_crop_file_is_also_read_by_the_fine_tuned_recognizer_lit(monkeypatch, 
     """`index --crops` reads each crop as read_crop does, then once more by the fine-tuned
     recognizer, lit: its reading is added after the others, never twice and never blank."""
     monkeypatch.setattr(loc, "read_crop", lambda crop: (["AB123", "AB1Z3"], 0.7))
-    smeared_reader = _FakeSmearedTextReader()
-    smeared_reader.read = lambda crops: smeared_reader.crops.extend(crops) or [fine_tuned_reading]
+    smeared_reader = _FakeSmearedTextReader(fine_tuned_reading)
     monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
     dark = np.repeat(np.random.default_rng(2).integers(0, 60, (40, 160, 1), dtype=np.uint8), 3, axis=2)
 

@@ -31,12 +31,18 @@ class LabelledDataset:
         return list(dict.fromkeys(item.plate for item in self.items))
 
 
-def load_dataset(root: Path | str) -> LabelledDataset:
-    """Read `root/labels.csv`; rows that cannot be used are skipped and reported in `bad_rows`."""
+def load_dataset(root: Path | str, labels: Path | str | None = None) -> LabelledDataset:
+    """Read `root/labels.csv`; rows that cannot be used are skipped and reported in `bad_rows`.
+
+    `labels` reads another file instead (corrected labels kept outside a dataset one may not
+    write into); its image paths are still relative to `root`.
+    """
     root = Path(root)
-    labels = root / "labels.csv"
+    own = labels is None
+    labels = root / "labels.csv" if labels is None else Path(labels)
     if not labels.is_file():
-        raise FileNotFoundError(f"{root} is not a dataset: {labels} is missing (columns: image,plate[,x,y,w,h])")
+        problem = f"{root} is not a dataset: {labels} is missing" if own else f"labels file {labels} not found"
+        raise FileNotFoundError(f"{problem} (columns: image,plate[,x,y,w,h])")
     items: list[LabelledImage] = []
     bad: list[str] = []
     with labels.open(newline="", encoding="utf-8") as handle:

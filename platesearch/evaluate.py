@@ -60,13 +60,15 @@ def evaluate_dataset(
     embedder=None,
     ocr_weight: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    labels: Path | str | None = None,
 ) -> EvaluationReport:
     """Query every distinct plate of a labelled dataset against an index of its images.
 
     `method` defaults to the one `query` uses. Without `index_dir`, a temporary index of the dataset's images is built (plate crops
     when the labels have no boxes, full photos with localization when they do).
     `holdout_only` queries only plates held out of training (the honest setting for the
-    shipped model); the gallery keeps every image of the dataset as a distractor.
+    shipped model); the gallery keeps every image of the dataset as a distractor. `labels`: a
+    labels file to read instead of the dataset's own (`load_dataset`).
     """
     from platesearch.datasets import is_validation_plate, load_dataset
     from platesearch.pipeline import PlateIndex
@@ -74,7 +76,7 @@ def evaluate_dataset(
 
     method = method or DEFAULT_SEARCH_METHOD
 
-    dataset = load_dataset(dataset_dir)
+    dataset = load_dataset(dataset_dir, labels)
     items = dataset.items
     has_boxes = any(i.box is not None for i in items)
     with tempfile.TemporaryDirectory(prefix="platesearch-eval-") as tmp:
@@ -130,6 +132,7 @@ def evaluate_baseline(
     holdout_only: bool = False,
     cache_file: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    labels: Path | str | None = None,
 ) -> EvaluationReport:
     """The same queries answered by EasyOCR `readtext` over each whole image (`platesearch.baseline`).
 
@@ -142,7 +145,7 @@ def evaluate_baseline(
     from platesearch.records import SearchResult
     from platesearch.textmatch import plain_similarity
 
-    dataset = load_dataset(dataset_dir)
+    dataset = load_dataset(dataset_dir, labels)
     paths = list(dict.fromkeys(str(absolute_path(i.path)) for i in dataset.items))
     readings = read_images(paths, cache_file, progress)
     plates_of: dict[str, set[str]] = {}

@@ -78,6 +78,25 @@ def test_evaluate_finds_the_images_at_another_path(unread_index, sample, tmp_pat
     assert there.output.split('"hits_from_labelled_box"')[0] == here.output.split('"hits_from_labelled_box"')[0]
 
 
+def test_evaluate_reads_corrected_labels_from_another_file(unread_index, sample, tmp_path):
+    rows = (sample / "crops" / "labels.csv").read_text().splitlines()
+    corrected = tmp_path / "corrected.csv"
+    corrected.write_text("\n".join(rows[:6]) + "\n")  # the header and five of the crops
+    before = {p.name: p.stat().st_mtime_ns for p in (sample / "crops").iterdir()}
+    result = runner.invoke(
+        app,
+        ["evaluate", str(sample / "crops"), "--index", str(unread_index), "--labels", str(corrected)]
+        + ["--method", "embedding", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert '"queries": 5,' in result.output
+    assert {p.name: p.stat().st_mtime_ns for p in (sample / "crops").iterdir()} == before
+    missing = runner.invoke(
+        app, ["evaluate", str(sample / "crops"), "--index", str(unread_index), "--labels", str(tmp_path / "no.csv")]
+    )
+    assert missing.exit_code == 2 and "labels file" in missing.output and "not found" in missing.output
+
+
 def test_evaluate_against_an_index_of_other_images_fails_loudly(unread_index, sample):
     result = runner.invoke(
         app, ["evaluate", str(sample / "photos"), "--index", str(unread_index), "--method", "embedding"]

@@ -32,6 +32,20 @@ def test_missing_labels_file(tmp_path):
         load_dataset(tmp_path)
 
 
+def test_labels_from_another_file_keep_image_paths_relative_to_the_dataset(tmp_path):
+    dataset_dir, elsewhere = tmp_path / "dataset", tmp_path / "corrections"
+    (dataset_dir / "images").mkdir(parents=True)
+    elsewhere.mkdir()
+    (dataset_dir / "images" / "a.png").write_bytes(b"x")
+    (dataset_dir / "labels.csv").write_text("image,plate\nimages/a.png,AB123\n")
+    (elsewhere / "labels.csv").write_text("image,plate\nimages/a.png,AB128\n")
+    dataset = load_dataset(dataset_dir, elsewhere / "labels.csv")
+    assert [(i.path, i.plate) for i in dataset.items] == [(dataset_dir / "images" / "a.png", "AB128")]
+    assert dataset.bad_rows == []
+    with pytest.raises(FileNotFoundError, match="labels file .*nowhere.csv not found"):
+        load_dataset(dataset_dir, elsewhere / "nowhere.csv")
+
+
 def test_real_crops_end_to_end(sample, tmp_path):
     report = evaluate_dataset(sample / "crops", ks=(1, 3))
     assert report.metrics["queries"] == len(load_dataset(sample / "crops").plates)
@@ -77,3 +91,24 @@ def test_cli_evaluate_prints_the_baseline_beside(sample):
     assert len(lines) == 2 and "[hybrid]" in lines[0] and "[baseline]" in lines[1]
     baseline_top1 = float(lines[1].split("top-1 ")[1].split()[0])
     assert 0.5 <= baseline_top1 <= 1.0  # EasyOCR reads most of these crops: it is a real yardstick
+
+
+def test_corrected_br_crop_labels_change_only_the_rows_their_readme_lists(shared_datasets):
+    """datasets/relabelled: every change to the shipped labels is one row of its README's table."""
+    folder = shared_datasets / "openalpr-br-crops"
+    relabelled = Path(__file__).parents[1] / "datasets" / "relabelled"
+    corrected = load_dataset(folder, relabelled / "openalpr-br-crops.csv")
+    assert corrected.bad_rows == []
+    now = {item.path.relative_to(folder).as_posix(): item.plate for item in corrected.items}
+    changes = {}  # image -> (labelled, seen); seen "" where the row is left out
+    for item in load_dataset(folder).items:
+        image = item.path.relative_to(folder).as_posix()
+        if now.get(image, "") != item.plate:
+            changes[image] = (item.plate, now.get(image, ""))
+    table = {}
+    for line in (relabelled / "README.md").read_text().splitlines():
+        if line.startswith("| `"):
+            image, labelled, seen = (cell.strip() for cell in line.strip("|").split("|")[:3])
+            table[image.strip("`")] = (labelled, "" if seen == "(none)" else seen)
+    assert table == changes
+    assert sum(seen == "" for _, seen in changes.values()) == 1 and len(changes) == 31

@@ -33,6 +33,14 @@ def evaluate(
             "distance (what a user would script instead), and print its line beside.",
         ),
     ] = False,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            help="Read the labels from this file instead of DATASET/labels.csv (same columns; image paths "
+            "relative to DATASET): corrected labels, kept outside the dataset.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a Markdown report here (a failure gallery PNG beside it).")
@@ -61,6 +69,7 @@ def evaluate(
             method=method.value,
             holdout_only=holdout,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            labels=labels,
         )
         baseline_result = None
         if baseline:
@@ -70,6 +79,7 @@ def evaluate(
                 ks=ks,
                 holdout_only=holdout,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
+                labels=labels,
             )
     if report is not None:
         write_report(result, report)

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rapidfuzz.distance import Levenshtein
+
 from platesearch.metrics import box_iou, rank_of_plate, summarize_ranks
 
 
@@ -23,6 +25,14 @@ class QueryOutcome:
     from_labelled_box: bool | None  # the hit's crop overlaps the labelled plate box (IoU >= 0.3); None without boxes
     expected_path: str = ""  # a photo labelled with this plate (for the failure gallery)
     expected_box: tuple[int, int, int, int] | None = None
+    first_labels: tuple[str, ...] = ()  # the plates the first result's photo is labelled with
+
+    @property
+    def near_label(self) -> str | None:
+        """A label of a miss's first photo one character away from the query, if any."""
+        if self.rank == 1:
+            return None
+        return next((label for label in self.first_labels if Levenshtein.distance(label, self.plate) == 1), None)
 
 
 @dataclass
@@ -39,6 +49,13 @@ class EvaluationReport:
     def misses(self) -> list[QueryOutcome]:
         return [o for o in self.outcomes if o.rank != 1]
 
+    @property
+    def near_label_misses(self) -> list[QueryOutcome]:
+        """Misses whose first photo is labelled one character away from the query: often one
+        plate labelled two ways (then the labels, not the search, are wrong), sometimes two
+        plates that differ in one character. Worth a look before trusting the figure."""
+        return [o for o in self.misses if o.near_label is not None]
+
     def to_json(self) -> dict:
         return {
             "dataset": self.dataset,
@@ -48,6 +65,10 @@ class EvaluationReport:
             "bad_rows": self.bad_rows,
             "not_in_index": self.not_in_index,
             "missed_at_1": [o.plate for o in self.misses],
+            "near_label_misses": [
+                {"plate": o.plate, "first_path": o.results[0].path, "first_labelled": o.near_label}
+                for o in self.near_label_misses
+            ],
         }
 
 
@@ -109,7 +130,10 @@ def evaluate_dataset(
                     item = next(i for i in labelled[hit.path] if i.plate == plate)
                     from_box = item.box is not None and box_iou(hit.box, item.box) >= 0.3
                 expected = next(i for i in items if i.plate == plate)
-                outcomes.append(QueryOutcome(plate, rank, results, from_box, str(expected.path), expected.box))
+                first_labels = tuple(i.plate for i in labelled.get(results[0].path, [])) if results else ()
+                outcomes.append(
+                    QueryOutcome(plate, rank, results, from_box, str(expected.path), expected.box, first_labels)
+                )
                 if progress:
                     progress(n, len(queries))
     report = _report(dataset_dir, method, ks, outcomes, dataset.bad_rows)
@@ -159,7 +183,10 @@ def evaluate_baseline(
         ranked = sorted(scores, key=lambda path: (-scores[path], plate in plates_of[path]))[: max(ks)]
         results = [SearchResult(n, path, scores[path], (0, 0, 0, 0), -1) for n, path in enumerate(ranked, start=1)]
         expected = next(i for i in dataset.items if i.plate == plate)
+        first_labels = tuple(sorted(plates_of[ranked[0]])) if ranked else ()
         outcomes.append(
-            QueryOutcome(plate, rank if rank <= max(ks) else None, results, None, str(expected.path), expected.box)
+            QueryOutcome(
+                plate, rank if rank <= max(ks) else None, results, None, str(expected.path), expected.box, first_labels
+            )
         )
     return _report(dataset_dir, "baseline", ks, outcomes, dataset.bad_rows)

@@ -32,6 +32,13 @@ def write_report(result: EvaluationReport, out: Path) -> Path:
             f"- {o.plate}: rank {o.rank or 'not found'}; first result {Path(o.results[0].path).name if o.results else '-'}"
             for o in result.misses
         ]
+    if near := result.near_label_misses:
+        lines += [
+            "",
+            f"Missed at rank 1 for a photo labelled one character away: {len(near)}. Often one plate "
+            "labelled two ways (then the labels are wrong, not the search); look at both photos:",
+            *[f"- {o.plate}: first {Path(o.results[0].path).name}, labelled {o.near_label}" for o in near],
+        ]
     if result.bad_rows:
         lines += ["", "Label rows skipped:", *[f"- {row}" for row in result.bad_rows]]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -83,6 +83,29 @@ def test_baseline_ranks_whole_image_readings_ties_against_the_query(monkeypatch,
     assert report.method == "baseline" and report.metrics["top1"] == 0.75
 
 
+def test_misses_for_a_photo_labelled_one_character_away_are_flagged(monkeypatch, tmp_path):
+    """One plate photographed twice and labelled two ways: each query puts the other photo first."""
+    images = tmp_path / "images"
+    images.mkdir()
+    labels = {"a.png": "DZV9352", "b.png": "DZY9352", "c.png": "QQ1111", "d.png": "XY9990"}
+    readings = {"a.png": ["DZV9352"], "b.png": ["DZV9352"], "c.png": [], "d.png": ["XY9990"]}
+    for name in labels:
+        (images / name).write_bytes(b"")
+    (tmp_path / "labels.csv").write_text("image,plate\n" + "".join(f"images/{n},{p}\n" for n, p in labels.items()))
+    import platesearch.baseline as baseline
+    from platesearch.report import write_report
+
+    monkeypatch.setattr(baseline, "whole_image_readings", lambda path: readings[Path(path).name])
+    monkeypatch.setattr("platesearch.report.draw_failure_gallery", lambda result, out: None)
+    report = evaluate_baseline(tmp_path, ks=(1, 3))
+    assert sorted(o.plate for o in report.misses) == ["DZV9352", "DZY9352", "QQ1111"]
+    near = {o.plate: (Path(o.results[0].path).name, o.near_label) for o in report.near_label_misses}
+    assert near == {"DZV9352": ("b.png", "DZY9352"), "DZY9352": ("a.png", "DZV9352")}  # not QQ1111: far from both
+    assert [row["first_labelled"] for row in report.to_json()["near_label_misses"]] == ["DZY9352", "DZV9352"]
+    text = write_report(report, tmp_path / "report.md").read_text()
+    assert "labelled one character away: 2" in text and "- DZY9352: first a.png, labelled DZV9352" in text
+
+
 @pytest.mark.slow
 def test_cli_evaluate_prints_the_baseline_beside(sample):
     result = CliRunner().invoke(app, ["evaluate", str(sample / "crops"), "-k", "1", "--baseline"])

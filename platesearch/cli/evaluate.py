@@ -97,6 +97,12 @@ def evaluate(
                 + "  ".join(f"top-{x} {m[f'top{x}']:.3f}" for x in ks)
                 + f"  MRR {m['mrr']:.3f}"
             )
+    if near := result.near_label_misses:
+        typer.echo(
+            f"note: {len(near)} of the misses put first a photo labelled one character away from the query "
+            "(one plate labelled two ways?); --report lists them",
+            err=True,
+        )
     if result.not_in_index:
         typer.echo(
             f"warning: {result.not_in_index} images of {dataset} are not in the index (by path or content)", err=True

@@ -542,12 +542,26 @@ def read_crop(crop: np.ndarray) -> tuple[list[str], float]:
 
 
 def read_plate_crop(crop: np.ndarray) -> tuple[list[str], float]:
-    """A plate crop file's readings (`index --crops`): read_crop's, and the crop read once more
-    by the recognizer fine-tuned on degraded plate text (smeared_text.py), lit when dark, as
-    every photo's candidate is (RESULTS.md §0, "The reader on crop sets")."""
+    """A plate crop file's readings (`index --crops`): read_crop's, and the crop read twice more
+    by the recognizer fine-tuned on degraded plate text (smeared_text.py): lit when dark, as
+    every photo's candidate is, and as colour_contrast sees it (RESULTS.md §0, "The reader on
+    crop sets" and "Crops read in colour contrast")."""
     readings, confidence = read_crop(crop)
-    fine_tuned = smeared_text_reader().read([lit(crop)])
+    fine_tuned = smeared_text_reader().read([lit(crop), colour_contrast(crop)])
     return list(dict.fromkeys([*readings, *filter(None, fine_tuned)])), confidence
+
+
+def colour_contrast(crop: np.ndarray) -> np.ndarray:
+    """The crop in gray along the main axis of its colours, stretched to 0-255 (brighter stays
+    brighter). White text on a red plate, two close greys in luminance (to_gray), comes out
+    black and white; a gray crop comes out as its levels stretched."""
+    pixels = crop.reshape(-1, crop.shape[2] if crop.ndim == 3 else 1)[:, :3].astype(np.float32)
+    centred = pixels - pixels.mean(axis=0)
+    axis = np.linalg.eigh(centred.T @ centred)[1][:, -1]  # the eigenvector of the largest variance
+    projected = centred @ (axis if axis.sum() >= 0 else -axis)
+    low, high = np.percentile(projected, (1, 99))
+    stretched = (projected - low) * (255 / max(float(high - low), 1e-3))
+    return np.clip(stretched, 0, 255).astype(np.uint8).reshape(crop.shape[:2])
 
 
 def lit(crop: np.ndarray) -> np.ndarray:

@@ -135,9 +135,11 @@ class _FakeSmearedTextReader:
 
 
 @pytest.mark.parametrize("fine_tuned_reading", ["AB1234", "AB123", ""])
-def test_a_crop_file_is_also_read_by_the_fine_tuned_recognizer_lit(monkeypatch, fine_tuned_reading):
-    """`index --crops` reads each crop as read_crop does, then once more by the fine-tuned
-    recognizer, lit: its reading is added after the others, never twice and never blank."""
+def test_a_crop_file_is_also_read_by_the_fine_tuned_recognizer_lit_and_in_colour_contrast(
+    monkeypatch, fine_tuned_reading
+):
+    """`index --crops` reads each crop as read_crop does, then by the fine-tuned recognizer, lit
+    and in colour contrast: its readings are added after the others, never twice, never blank."""
     monkeypatch.setattr(loc, "read_crop", lambda crop: (["AB123", "AB1Z3"], 0.7))
     smeared_reader = _FakeSmearedTextReader(fine_tuned_reading)
     monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
@@ -146,8 +148,19 @@ def test_a_crop_file_is_also_read_by_the_fine_tuned_recognizer_lit(monkeypatch, 
     readings, confidence = loc.read_plate_crop(dark)
     assert readings == ["AB123", "AB1Z3", *([fine_tuned_reading] if fine_tuned_reading == "AB1234" else [])]
     assert confidence == 0.7  # EasyOCR's: the fine-tuned recognizer gives none
-    [seen] = smeared_reader.crops
-    assert np.array_equal(seen, loc.lit(dark))
+    lit, contrast = smeared_reader.crops
+    assert np.array_equal(lit, loc.lit(dark)) and np.array_equal(contrast, loc.colour_contrast(dark))
+
+
+def test_colour_contrast_turns_white_on_red_into_black_and_white():
+    plate = np.full((40, 160, 3), (140, 140, 215), np.uint8)  # BGR: a pale red plate
+    plate[10:30, 20:140] = 250  # white text
+    gray, contrast = loc.to_gray(plate), loc.colour_contrast(plate)
+    assert int(gray[20, 80]) - int(gray[0, 0]) < 100  # in luminance, two greys
+    assert contrast[20, 80] == 255 and contrast[0, 0] == 0  # brighter stays brighter, stretched
+    with_alpha = np.dstack([plate, np.full(plate.shape[:2], 255, np.uint8)])
+    assert np.array_equal(loc.colour_contrast(with_alpha), contrast)
+    assert np.array_equal(loc.colour_contrast(gray), contrast)  # a gray crop: its levels stretched
 
 
 def test_a_smeared_photo_is_detected_cut_and_read_deconvolved(monkeypatch):

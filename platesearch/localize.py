@@ -560,8 +560,7 @@ def colour_contrast(crop: np.ndarray) -> np.ndarray:
     axis = np.linalg.eigh(centred.T @ centred)[1][:, -1]  # the eigenvector of the largest variance
     projected = centred @ (axis if axis.sum() >= 0 else -axis)
     low, high = np.percentile(projected, (1, 99))
-    stretched = (projected - low) * (255 / max(float(high - low), 1e-3))
-    return np.clip(stretched, 0, 255).astype(np.uint8).reshape(crop.shape[:2])
+    return _stretched(projected, low, max(high, low + 1e-3)).reshape(crop.shape[:2])
 
 
 def lit(crop: np.ndarray) -> np.ndarray:
@@ -569,7 +568,12 @@ def lit(crop: np.ndarray) -> np.ndarray:
     low, high = np.percentile(to_gray(crop), (1, 99))
     if high >= DARK_BELOW or high - low < 1:
         return crop
-    return np.clip((crop.astype(np.float32) - low) * (255 / (high - low)), 0, 255).astype(np.uint8)
+    return _stretched(crop, low, high)
+
+
+def _stretched(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """`values` with low..high stretched to 0..255, clipped, as uint8."""
+    return np.clip((values.astype(np.float32) - low) * (255 / (high - low)), 0, 255).astype(np.uint8)
 
 
 def read_plate_image(plate_image: np.ndarray) -> str:

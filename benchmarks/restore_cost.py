@@ -1,11 +1,11 @@
 """CPU milliseconds per photo for the smeared-photo check every photo pays (restore.motion_blur_length)
-and the deconvolution a smeared photo pays (restore.deblurred_if_blurred), at three photo sizes;
+and the two deconvolutions a smeared photo pays (restore.detection_views), at three photo sizes;
 then what reading a photo's candidates with the recognizer fine-tuned on smeared text costs
 (smeared_text.py, every photo pays it; torch on --threads threads, wall time of one batched call).
 
 Measured as process CPU time with one thread (numpy's FFT is single-threaded), the median of
 --repeats runs on each photo. Photos: openalpr-eu photos resized to each size, as they are
-(the check alone) and smeared by a 9 px horizontal box (the check and the deconvolution).
+(the check alone) and smeared by a 9 px horizontal box (the check and the deconvolutions).
 
 Run: .venv/bin/python benchmarks/restore_cost.py [--photos 10] [--repeats 5] [--threads 1]
 """
@@ -22,7 +22,7 @@ from indexing import SHARED  # the benchmarks folder is on the path of its scrip
 
 from platesearch.datasets import load_dataset
 from platesearch.media import read_image
-from platesearch.restore import deblurred_if_blurred, motion_blur_length
+from platesearch.restore import detection_views, motion_blur_length
 from platesearch.runtime import share_cores
 from platesearch.smeared_text import smeared_text_reader
 
@@ -47,14 +47,14 @@ def main() -> None:
     if not (SHARED / "openalpr-eu").is_dir():
         raise SystemExit(f"{SHARED / 'openalpr-eu'} is missing: the benchmark resizes its photos")
     photos = [read_image(item.path) for item in load_dataset(SHARED / "openalpr-eu").items[: args.photos]]
-    print("| photo size | check, sharp photo (ms) | taken as smeared | check + deconvolution, 9 px smear (ms) |")
+    print("| photo size | check, sharp photo (ms) | taken as smeared | check + two deconvolutions, 9 px smear (ms) |")
     print("|---|---|---|---|")
     for size in SIZES:
         sharp = [cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in photos]
         smeared = [cv2.filter2D(p, -1, np.full((1, 9), 1 / 9, np.float32)) for p in sharp]
         check = statistics.median(cpu_ms(motion_blur_length, p, args.repeats) for p in sharp)
         taken = sum(motion_blur_length(p) is not None for p in smeared)
-        restored = statistics.median(cpu_ms(deblurred_if_blurred, p, args.repeats) for p in smeared)
+        restored = statistics.median(cpu_ms(detection_views, p, args.repeats) for p in smeared)
         print(f"| {size[0]}x{size[1]} | {check:.0f} | {taken} of {len(smeared)} | {restored:.0f} |")
     share_cores(args.threads)  # the reader's torch pool gets this many threads
     reader = smeared_text_reader()

@@ -167,7 +167,7 @@ def hard_conditions_figure(plates: tuple[str, ...] = ("5SIR459", "KVU441", "126P
     """The same plates in us-on-cars-1280-b as taken, at night, at night as read_crop reads them
     (localize.lit), motion-blurred, and motion-blurred as localize sees them (restore.py)."""
     from platesearch.localize import lit, rectify
-    from platesearch.restore import deblurred_if_blurred
+    from platesearch.restore import detection_views
 
     stress = HERE.parent / "build" / "stress"
     if not (stress / "us-on-cars-1280-blur").is_dir():
@@ -189,7 +189,7 @@ def hard_conditions_figure(plates: tuple[str, ...] = ("5SIR459", "KVU441", "126P
         cells = []
         for name, variant in columns:
             photo = read_image(stress / f"us-on-cars-1280-{variant}" / "images" / items[plate].path.name)
-            crop = rectify(deblurred_if_blurred(photo) if name.endswith("deconvolved") else photo, quad)
+            crop = rectify(detection_views(photo)[0] if name.endswith("deconvolved") else photo, quad)
             crop = lit(crop) if name.endswith("lit") else crop
             cell = np.full((height + GAP, width + GAP, 3), 255, np.uint8)
             cell[GAP // 2 : GAP // 2 + height, GAP // 2 : GAP // 2 + width] = cv2.resize(

@@ -30,7 +30,7 @@ from platesearch.binarize import binarize, to_gray
 from platesearch.config import plate_rules
 from platesearch.metrics import box_iou
 from platesearch.plates import matching_formats
-from platesearch.restore import deblurred_if_blurred
+from platesearch.restore import detection_views
 from platesearch.runtime import cache_dir, configure_torch, detector_in_bfloat16
 from platesearch.smeared_text import smeared_text_reader
 from platesearch.textmatch import join_readings
@@ -607,12 +607,16 @@ def localize(
 
     `detect_again_if_empty=False` skips the second detection of a photo with no candidate: for
     video frames, where empty frames are common and a plate missed in one frame is on screen in
-    the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py) and
-    detected, cut and read as such. Every candidate is also read by the recognizer fine-tuned
-    on smeared text (smeared_text.py), smeared photo or not.
+    the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py),
+    detected at two smear lengths, and cut and read deconvolved at the one measured. Every
+    candidate is also read by the recognizer fine-tuned on smeared text (smeared_text.py),
+    smeared photo or not.
     """
-    photo = deblurred_if_blurred(image)
-    candidates = _candidates(photo, _detect_photo(photo, max_side))
+    photo, *second_looks = detection_views(image)
+    quads = _detect_photo(photo, max_side)
+    for look in second_looks:
+        quads = _distinct(quads + _detect_photo(look, max_side))
+    candidates = _candidates(photo, quads)
     if not candidates and detect_again_if_empty:
         candidates = _candidates(photo, _detect_photo(photo, max_side, NOTHING_FOUND_THRESHOLDS))
     candidates = [_read_again(photo, c) for c in spread_over_regions(candidates, max_candidates)]

@@ -28,7 +28,8 @@ def smeared(photo: np.ndarray, length: int, vertical: bool = False) -> np.ndarra
 
 def test_a_sharp_photo_is_not_taken_as_smeared_and_passes_through(text_photo):
     assert restore.motion_blur_length(text_photo) is None
-    assert restore.deblurred_if_blurred(text_photo) is text_photo
+    [view] = restore.detection_views(text_photo)
+    assert view is text_photo
 
 
 def test_a_vertical_smear_is_not_taken_for_motion_along_the_road(text_photo):
@@ -38,21 +39,26 @@ def test_a_vertical_smear_is_not_taken_for_motion_along_the_road(text_photo):
 @pytest.mark.parametrize("length", [9, 11])
 def test_a_horizontal_smear_is_measured_and_deconvolved(text_photo, length):
     blurred = smeared(text_photo, length)
-    assert restore.motion_blur_length(blurred) in (length - 2, length - 1, length)
-    restored = restore.deblurred_if_blurred(blurred)
+    measured = restore.motion_blur_length(blurred)
+    assert measured in (length - 2, length - 1, length)
+    restored, second_look = restore.detection_views(blurred)
     assert restored.shape == blurred.shape and restored.dtype == np.uint8
+    assert np.array_equal(restored, restore.deconvolved(blurred, measured))
+    # the second look: deconvolved SECOND_LOOK_SHORTER px shorter, so another image
+    shorter = restore.deconvolved(blurred, measured - restore.SECOND_LOOK_SHORTER)
+    assert np.array_equal(second_look, shorter) and not np.array_equal(second_look, restored)
 
     def error(image: np.ndarray) -> float:
         return float(np.abs(image.astype(np.float32) - text_photo).mean())
 
     assert error(restored) < 0.92 * error(blurred)  # closer to the sharp photo, and not shifted off it
     assert restore.motion_blur_length(to_gray(blurred)) == restore.motion_blur_length(blurred)
-    assert restore.deblurred_if_blurred(to_gray(blurred)).ndim == 2  # grayscale stays grayscale
+    assert all(view.ndim == 2 for view in restore.detection_views(to_gray(blurred)))  # grayscale stays grayscale
 
 
 def test_a_photo_too_small_to_measure_passes_through():
     tiny = np.zeros((20, 20, 3), np.uint8)
-    assert restore.motion_blur_length(tiny) is None and restore.deblurred_if_blurred(tiny) is tiny
+    assert restore.motion_blur_length(tiny) is None and restore.detection_views(tiny)[0] is tiny
 
 
 def test_the_smear_length_is_where_the_autocorrelation_first_stops_falling():

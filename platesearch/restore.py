@@ -30,9 +30,10 @@ WIENER_NOISE = 0.02
 # photos' 34 smeared plates were found, at the measured length 24). A smeared photo is also detected deconvolved this many pixels shorter, and what either
 # finds is cut and read from the first: plates found 60 -> 65 of the 96 photos of
 # us-on-cars-1280-blur taken as smeared (1 and 3 px shorter gave 65 and 66; chosen on its first
-# 40 photos, 24 -> 27 of 34). Through the whole pipeline, plates found 0.592 -> 0.625 there and
-# 0.650 -> 0.700 on us-on-cars-1280-blur-2, made after it, where the default's top-1 rose 0.583
-# -> 0.633 (unchanged on the first set). RESULTS.md §0, "A second look at a smeared photo".
+# 40 photos, 24 -> 27 of 34). Through the whole pipeline, with the second look on a smaller
+# canvas (localize.SECOND_LOOK_CANVAS), plates found 0.592 -> 0.625 there and 0.650 -> 0.692 on
+# us-on-cars-1280-blur-2, made after it; default top-1 0.538 -> 0.546 and 0.583 -> 0.608.
+# RESULTS.md §0, "A second look at a smeared photo".
 SECOND_LOOK_SHORTER = 2
 MAX_ROWS = 256  # the autocorrelations pool at most about this many evenly spaced rows (columns)
 

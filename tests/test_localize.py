@@ -173,7 +173,12 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     # the second look finds the same plate again and one more line only it sees
     only_second = np.float32([[40, 200], [160, 200], [160, 240], [40, 240]])
     found = {id(deconvolved): [quad], id(second_look): [quad + 1, only_second]}
-    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *a: detected_on.append(image) or found[id(image)])
+    canvases = []
+    monkeypatch.setattr(
+        loc,
+        "_detect_photo",
+        lambda image, max_side, *a: detected_on.append(image) or canvases.append(max_side) or found[id(image)],
+    )
     monkeypatch.setattr(loc, "_recognize", lambda gray, quads: read_on.append(gray) or [("AB123", 0.9)] * len(quads))
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: read_on.append(image) or candidate)
     smeared_reader = _FakeSmearedTextReader()
@@ -181,6 +186,7 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
 
     candidates = sorted(loc.localize(photo), key=lambda c: -c.box[0])
     assert [d is v for d, v in zip(detected_on, views, strict=True)] == [True, True]
+    assert canvases == [loc.DEFAULT_MAX_SIDE, round(loc.DEFAULT_MAX_SIDE * loc.SECOND_LOOK_CANVAS)]  # a smaller second
     assert [c.box for c in candidates] == [(300, 100, 120, 40), (40, 200, 120, 40)]  # the near-duplicate dropped
     assert read_on[-1] is deconvolved
     assert np.array_equal(read_on[0], loc.to_gray(deconvolved))

@@ -614,7 +614,7 @@ def localize(
     the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py),
     detected at two smear lengths, and cut and read deconvolved at the one measured. Every
     candidate is also read by the recognizer fine-tuned on smeared text (smeared_text.py),
-    smeared photo or not.
+    smeared photo or not; a smeared photo's cut from both deconvolutions.
     """
     photo, *second_looks = detection_views(image)
     quads = _detect_photo(photo, max_side)
@@ -624,7 +624,7 @@ def localize(
     if not candidates and detect_again_if_empty:
         candidates = _candidates(photo, _detect_photo(photo, max_side, NOTHING_FOUND_THRESHOLDS))
     candidates = [_read_again(photo, c) for c in spread_over_regions(candidates, max_candidates)]
-    return _read_by_fine_tuned_recognizer(photo, candidates)
+    return _read_by_fine_tuned_recognizer((photo, *second_looks), candidates)
 
 
 def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:
@@ -695,14 +695,18 @@ def draw_candidates(image: np.ndarray, candidates: list[Candidate]) -> np.ndarra
     return canvas
 
 
-def _read_by_fine_tuned_recognizer(image: np.ndarray, candidates: list[Candidate]) -> list[Candidate]:
+def _read_by_fine_tuned_recognizer(views: tuple[np.ndarray, ...], candidates: list[Candidate]) -> list[Candidate]:
     """The candidates with the smeared-text recognizer's readings of each crop and of the crop
-    cut at each of FRAMING_MARGINS (all lit when dark) added to their readings (smeared_text.py).
-    The two framings read 3-4 more of about 36 smeared plates exactly than the crop alone; on
-    sharp photos the same recognizer reads night and small plates EasyOCR's misses (RESULTS.md
-    §0, "A reader for smeared text" and "The same reader on every photo")."""
-    per_candidate = 1 + len(FRAMING_MARGINS)
-    cuts = [lit(cut) for c in candidates for cut in (c.crop, *(rectify(image, c.quad, m) for m in FRAMING_MARGINS))]
+    cut at each of FRAMING_MARGINS (all lit when dark), cut from each of `views` (the photo, or
+    a smeared photo's two deconvolutions, restore.detection_views), added to their readings
+    (smeared_text.py). The two framings read 3-4 more of about 36 smeared plates exactly than
+    the crop alone, and the second deconvolution put 3 and 6 more of the blurred sets' plates
+    first; on sharp photos the same recognizer reads night and small plates EasyOCR's misses
+    (RESULTS.md §0, "A reader for smeared text", "The same reader on every photo" and "A second
+    look at a smeared photo")."""
+    margins = (CROP_MARGIN, *FRAMING_MARGINS)
+    per_candidate = len(views) * len(margins)
+    cuts = [lit(rectify(view, c.quad, m)) for c in candidates for view in views for m in margins]
     reads = smeared_text_reader().read(cuts)
     return [
         replace(

@@ -184,7 +184,8 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     smeared_reader = _FakeSmearedTextReader()
     monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
 
-    candidates = sorted(loc.localize(photo), key=lambda c: -c.box[0])
+    found_in_order = loc.localize(photo)
+    candidates = sorted(found_in_order, key=lambda c: -c.box[0])
     assert [d is v for d, v in zip(detected_on, views, strict=True)] == [True, True]
     assert canvases == [loc.DEFAULT_MAX_SIDE, round(loc.DEFAULT_MAX_SIDE * loc.SECOND_LOOK_CANVAS)]  # a smaller second
     assert [c.box for c in candidates] == [(300, 100, 120, 40), (40, 200, 120, 40)]  # the near-duplicate dropped
@@ -193,15 +194,14 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     # both cut from the photo deconvolved at the measured length, the second look's line too
     assert np.array_equal(candidates[0].crop, loc.rectify(deconvolved, quad))
     assert np.array_equal(candidates[1].crop, loc.rectify(deconvolved, only_second))
-    # the smeared-text recognizer reads the deconvolved crop, and the crop cut at both framings,
-    # beside the readings it had
+    # the smeared-text recognizer reads each candidate cut from both deconvolutions, as found and
+    # at both framings, beside the readings it had
+    margins = (loc.CROP_MARGIN, *loc.FRAMING_MARGINS)
+    expected = [loc.lit(loc.rectify(view, c.quad, m)) for c in found_in_order for view in views for m in margins]
+    assert len(smeared_reader.crops) == len(expected) == 2 * 2 * 3
+    assert all(np.array_equal(read, cut) for read, cut in zip(smeared_reader.crops, expected, strict=True))
+    assert not np.array_equal(expected[0], expected[3])  # the two deconvolutions give two cuts
     assert candidates[0].readings == ("AB123", "AB1234")
-    assert len(smeared_reader.crops) == 2 * (1 + len(loc.FRAMING_MARGINS))
-    plate_cuts = [loc.lit(candidates[0].crop), loc.lit(loc.rectify(deconvolved, quad, loc.FRAMING_MARGINS[0]))]
-    assert any(
-        all(np.array_equal(read, cut) for read, cut in zip(smeared_reader.crops[i : i + 2], plate_cuts, strict=True))
-        for i in (0, 1 + len(loc.FRAMING_MARGINS))
-    )
 
 
 def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch):

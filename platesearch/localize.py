@@ -612,9 +612,10 @@ def localize(
     `detect_again_if_empty=False` skips the second detection of a photo with no candidate: for
     video frames, where empty frames are common and a plate missed in one frame is on screen in
     the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py),
-    detected at two smear lengths, and cut and read deconvolved at the one measured. Every
+    detected at two smear lengths, and cut and read deconvolved at the one measured; a photo
+    perhaps smeared is detected as it is and deconvolved, and cut and read as it is. Every
     candidate is also read by the recognizer fine-tuned on smeared text (smeared_text.py),
-    smeared photo or not; a smeared photo's cut from both deconvolutions.
+    smeared photo or not, cut from each view the detector looked at.
     """
     photo, *second_looks = detection_views(image)
     quads = _detect_photo(photo, max_side)
@@ -698,7 +699,7 @@ def draw_candidates(image: np.ndarray, candidates: list[Candidate]) -> np.ndarra
 def _read_by_fine_tuned_recognizer(views: tuple[np.ndarray, ...], candidates: list[Candidate]) -> list[Candidate]:
     """The candidates with the smeared-text recognizer's readings of each crop and of the crop
     cut at each of FRAMING_MARGINS (all lit when dark), cut from each of `views` (the photo, or
-    a smeared photo's two deconvolutions, restore.detection_views), added to their readings
+    the two views of a photo smeared or perhaps so, restore.detection_views), added to their readings
     (smeared_text.py). The two framings read 3-4 more of about 36 smeared plates exactly than
     the crop alone, and the second deconvolution put 3 and 6 more of the blurred sets' plates
     first; on sharp photos the same recognizer reads night and small plates EasyOCR's misses

@@ -68,3 +68,12 @@ def test_the_smear_length_is_where_the_autocorrelation_first_stops_falling():
     )
     assert restore._first_minimum(curve) == 6
     assert restore._first_minimum(np.linspace(1.0, -1.0, restore.MAX_BLUR + 1)) == restore.MAX_BLUR  # never stops
+
+
+def test_a_photo_perhaps_smeared_is_looked_at_as_it_is_then_deconvolved(text_photo):
+    lightly = smeared(text_photo, 5)  # smeared less than the rule takes for sure
+    assert restore.motion_blur_length(lightly) is None
+    as_it_is, second_look = restore.detection_views(lightly)
+    assert as_it_is is lightly  # cut and read as it is
+    measured = restore._smear(lightly)[1]
+    assert np.array_equal(second_look, restore.deconvolved(lightly, measured))

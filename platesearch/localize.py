@@ -90,7 +90,8 @@ FRAMING_MARGINS = ((0.02, 0.05), (0.12, 0.3))
 DARK_BELOW = 100
 # A smeared photo's second look (restore.detection_views) runs on a canvas this fraction of the
 # first's: on us-on-cars-1280-blur's 96 smeared photos, the first look and a second at two
-# thirds found 65 plates, as with a second at the same canvas, for 0.32 instead of 0.9 CPU s.
+# thirds found 65 plates, as with a second at the same canvas; that detection took 0.32
+# instead of about 0.9 CPU s a photo.
 SECOND_LOOK_CANVAS = 2 / 3
 
 

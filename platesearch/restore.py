@@ -27,8 +27,9 @@ MIN_BLUR, MAX_BLUR = 3, 15
 WIENER_NOISE = 0.02
 # The detector finds a smeared plate in one deconvolution and not in another a pixel or two
 # apart, and the drawn length is no better (deconvolved at it less one, 23 of the first 40
-# photos' 34 smeared plates were found, at the measured length 24). A smeared photo is also detected deconvolved this many pixels shorter, and what either
-# finds is cut and read from the first: plates found 60 -> 65 of the 96 photos of
+# photos' 34 smeared plates were found, at the measured length 24). A smeared photo is also
+# detected deconvolved this many pixels shorter, and what either finds is cut and read from
+# the first: plates found 60 -> 65 of the 96 photos of
 # us-on-cars-1280-blur taken as smeared (1 and 3 px shorter gave 65 and 66; chosen on its first
 # 40 photos, 24 -> 27 of 34). Through the whole pipeline, with the second look on a smaller
 # canvas (localize.SECOND_LOOK_CANVAS), plates found 0.592 -> 0.625 there and 0.650 -> 0.692 on

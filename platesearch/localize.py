@@ -706,9 +706,17 @@ def _read_by_fine_tuned_recognizer(views: tuple[np.ndarray, ...], candidates: li
     first; on sharp photos the same recognizer reads night and small plates EasyOCR's misses
     (RESULTS.md §0, "A reader for smeared text", "The same reader on every photo" and "A second
     look at a smeared photo")."""
-    margins = (CROP_MARGIN, *FRAMING_MARGINS)
-    per_candidate = len(views) * len(margins)
-    cuts = [lit(rectify(view, c.quad, m)) for c in candidates for view in views for m in margins]
+    photo, *second_looks = views
+    per_candidate = len(views) * (1 + len(FRAMING_MARGINS))
+    cuts = [
+        lit(cut)
+        for c in candidates
+        for cut in (  # the candidate's own crop is the first view's, cut at CROP_MARGIN: not cut again
+            c.crop,
+            *(rectify(photo, c.quad, m) for m in FRAMING_MARGINS),
+            *(rectify(look, c.quad, m) for look in second_looks for m in (CROP_MARGIN, *FRAMING_MARGINS)),
+        )
+    ]
     reads = smeared_text_reader().read(cuts)
     return [
         replace(

@@ -68,7 +68,10 @@ MAX_ZOOMS = 8  # per photo, the largest boxes first
 # Boxes found at them (from the same score maps), lower than ZOOM_BELOW and with no box of the
 # pass in their zoom region, are detected again at zoom, WEAK_ZOOM_MARGIN box heights around
 # them: a weak answer is often a piece of a line ("JIY" of "JIY4434"), so the zoom looks along
-# it. Only what the zoom finds is kept, never the weak box.
+# it. Only what the zoom finds is kept, never the weak box, except in a photo taken as smeared:
+# there a zoom does not sharpen the smear, and the weak boxes themselves are candidates too
+# (us-on-cars-1280-blur's 96 smeared photos: plates found 65 -> 77, median candidates 2 -> 3;
+# RESULTS.md §0, "Weak boxes kept in a smeared photo").
 WEAK_THRESHOLDS = (0.1, 0.05)
 WEAK_ZOOM_MARGIN = (4.0, 1.0)
 MAX_WEAK_ZOOMS = 4
@@ -431,10 +434,14 @@ def tiles(shape: tuple[int, ...], tile_side: float, overlap: int = TILE_OVERLAP)
 
 
 def _detect_photo(
-    image: np.ndarray, max_side: int, thresholds: tuple[float, float] = (TEXT_THRESHOLD, LOW_TEXT)
+    image: np.ndarray,
+    max_side: int,
+    thresholds: tuple[float, float] = (TEXT_THRESHOLD, LOW_TEXT),
+    keep_weak: bool = False,
 ) -> list[np.ndarray]:
     """Whole-photo detection, then small boxes detected again at zoom, and text the detector
-    answered only weakly looked at closer (WEAK_THRESHOLDS).
+    answered only weakly looked at closer (WEAK_THRESHOLDS); with `keep_weak` (a smeared photo)
+    the weak boxes are kept too.
 
     A canvas over MAX_CANVAS is run as tiles at the same scale (the detector's memory grows
     with the canvas: 3.5 GB for a 12 MP photo in one piece), beside one whole-photo pass at
@@ -461,6 +468,8 @@ def _detect_photo(
     kept = [q for i, q in enumerate(quads) if i not in zoomed]
     for i in zoomed:
         kept += _zoom(image, quads[i], first_scale) or [quads[i]]
+    if keep_weak:
+        kept += _distinct(weak)
     return _distinct(kept + _weak_text(image, quads, weak, first_scale))
 
 
@@ -613,15 +622,16 @@ def localize(
     `detect_again_if_empty=False` skips the second detection of a photo with no candidate: for
     video frames, where empty frames are common and a plate missed in one frame is on screen in
     the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py),
-    detected at two smear lengths, and cut and read deconvolved at the one measured; a photo
-    perhaps smeared is detected as it is and deconvolved, and cut and read as it is. Every
-    candidate is also read by the recognizer fine-tuned on smeared text (smeared_text.py),
-    smeared photo or not, cut from each view the detector looked at.
+    detected at two smear lengths (its weak boxes kept), and cut and read deconvolved at the
+    one measured; a photo perhaps smeared is detected as it is and deconvolved, and cut and
+    read as it is. Every candidate is also read by the recognizer fine-tuned on smeared text
+    (smeared_text.py), smeared photo or not, cut from each view the detector looked at.
     """
     photo, *second_looks = detection_views(image)
-    quads = _detect_photo(photo, max_side)
+    smeared = photo is not image  # only a photo taken as smeared is seen deconvolved first
+    quads = _detect_photo(photo, max_side, keep_weak=smeared)
     for look in second_looks:
-        quads = _distinct(quads + _detect_photo(look, round(max_side * SECOND_LOOK_CANVAS)))
+        quads = _distinct(quads + _detect_photo(look, round(max_side * SECOND_LOOK_CANVAS), keep_weak=smeared))
     candidates = _candidates(photo, quads)
     if not candidates and detect_again_if_empty:
         candidates = _candidates(photo, _detect_photo(photo, max_side, NOTHING_FOUND_THRESHOLDS))

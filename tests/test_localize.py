@@ -173,12 +173,13 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     # the second look finds the same plate again and one more line only it sees
     only_second = np.float32([[40, 200], [160, 200], [160, 240], [40, 240]])
     found = {id(deconvolved): [quad], id(second_look): [quad + 1, only_second]}
-    canvases = []
-    monkeypatch.setattr(
-        loc,
-        "_detect_photo",
-        lambda image, max_side, *a: detected_on.append(image) or canvases.append(max_side) or found[id(image)],
-    )
+    canvases, weak_kept = [], []
+
+    def detect_photo(image, max_side, *thresholds, keep_weak=False):
+        detected_on.append(image), canvases.append(max_side), weak_kept.append(keep_weak)
+        return found[id(image)]
+
+    monkeypatch.setattr(loc, "_detect_photo", detect_photo)
     monkeypatch.setattr(loc, "_recognize", lambda gray, quads: read_on.append(gray) or [("AB123", 0.9)] * len(quads))
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: read_on.append(image) or candidate)
     smeared_reader = _FakeSmearedTextReader()
@@ -188,6 +189,7 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     candidates = sorted(found_in_order, key=lambda c: -c.box[0])
     assert [d is v for d, v in zip(detected_on, views, strict=True)] == [True, True]
     assert canvases == [loc.DEFAULT_MAX_SIDE, round(loc.DEFAULT_MAX_SIDE * loc.SECOND_LOOK_CANVAS)]  # a smaller second
+    assert weak_kept == [True, True]  # a zoom does not sharpen a smear: its weak boxes are candidates too
     assert [c.box for c in candidates] == [(300, 100, 120, 40), (40, 200, 120, 40)]  # the near-duplicate dropped
     assert read_on[-1] is deconvolved
     assert np.array_equal(read_on[0], loc.to_gray(deconvolved))
@@ -208,13 +210,17 @@ def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     monkeypatch.setattr(loc, "detection_views", lambda image: (image,))
-    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *a: [quad])
+    weak_kept = []
+    monkeypatch.setattr(
+        loc, "_detect_photo", lambda image, max_side, *a, keep_weak: weak_kept.append(keep_weak) or [quad]
+    )
     monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
     smeared_reader = _FakeSmearedTextReader()
     monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
 
     [candidate] = loc.localize(photo)
+    assert weak_kept == [False]
     assert candidate.readings == ("AB123", "AB1234")
     assert len(smeared_reader.crops) == 1 + len(loc.FRAMING_MARGINS)
     assert np.array_equal(smeared_reader.crops[0], loc.lit(loc.rectify(photo, quad)))
@@ -248,7 +254,7 @@ def test_a_photo_without_candidates_is_detected_again_with_lower_thresholds(monk
     plate = _candidate((580, 266, 40, 9), 0.6)
     asked = []
 
-    def detect_photo(image, max_side, thresholds=(loc.TEXT_THRESHOLD, loc.LOW_TEXT)):
+    def detect_photo(image, max_side, thresholds=(loc.TEXT_THRESHOLD, loc.LOW_TEXT), keep_weak=False):
         asked.append(thresholds)
         answers = found_at_first or thresholds == loc.NOTHING_FOUND_THRESHOLDS
         return [plate.quad] if answers else []
@@ -463,6 +469,26 @@ def test_a_plate_the_detector_answers_only_weakly_is_found_at_zoom(sample, make_
     with_weak_zooms = best_iou()
     monkeypatch.setattr(loc, "MAX_WEAK_ZOOMS", 0)
     assert best_iou() < 0.3 <= with_weak_zooms
+
+
+def test_weak_boxes_are_kept_only_when_asked_for_a_smeared_photo(monkeypatch):
+    """In a smeared photo a zoom on a weak box finds nothing sharper; the weak box itself is
+    then a candidate's quad, once (a weak box over a box the pass found is the same text)."""
+    found = np.float32([[100, 100], [220, 100], [220, 130], [100, 130]])
+    weak_plate = np.float32([[600, 400], [660, 400], [660, 420], [600, 420]])
+    monkeypatch.setattr(
+        loc, "_detect_levels", lambda image, canvas, levels, min_size: [[found], [found + 1, weak_plate]]
+    )
+    zoomed_on = []
+    monkeypatch.setattr(loc, "_zoom", lambda image, quad, *a: zoomed_on.append(quad) or [])
+    photo = np.zeros((720, 1280, 3), np.uint8)
+
+    def boxes(keep_weak: bool) -> list[tuple[int, int, int, int]]:
+        return [loc._bounds(q) for q in loc._detect_photo(photo, loc.DEFAULT_MAX_SIDE, keep_weak=keep_weak)]
+
+    assert boxes(keep_weak=False) == [(100, 100, 120, 30)]
+    assert boxes(keep_weak=True) == [(100, 100, 120, 30), (600, 400, 60, 20)]
+    assert any(np.array_equal(q, weak_plate) for q in zoomed_on)  # looked at closer either way
 
 
 @pytest.mark.parametrize("levels", [[(0.3, 0.2), (0.1, 0.05)], [(0.7, 0.4)]])

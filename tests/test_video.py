@@ -87,7 +87,9 @@ def test_an_empty_video_frame_is_detected_once_where_an_empty_photo_is_detected_
         writer.write(blank)
     writer.release()
     detections = []
-    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *thresholds: detections.append(1) or [])
+    monkeypatch.setattr(
+        loc, "_detect_photo", lambda image, max_side, *thresholds, keep_weak=False: detections.append(1) or []
+    )
     prepare = Preparer(inputs_are_crops=False, ocr=True, max_pixels=10**8)
     for name, expected in (("empty.png", 2), ("empty.avi", 1)):  # the still video: one frame localized
         detections.clear()

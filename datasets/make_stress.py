@@ -29,6 +29,10 @@
   `us-on-cars-1280-blur-2`: the same frames motion-blurred (the same seed, drawn after the
   night frames, which stay as they were), made after the rule for smeared photos
   (`restore.BLUR_ABOVE`) was made looking at the first blurred set.
+  `us-on-cars-1280-defocus` and `-defocus-2`: the same two sets of frames out of focus (a disk
+  blur of radius 1.5-3 px, JPEG quality 55-80), drawn after their night and blurred frames
+  (which stay as they were); made in the twenty-seventh session to measure blur that is not
+  motion (the smeared-photo rule does not take it).
 
 Each variant is an ordinary dataset folder (`labels.csv` + `images/`) with the new boxes, so
 `platesearch evaluate` and the benchmarks read it like any other. Deterministic (seed 0).
@@ -60,9 +64,9 @@ US_ON_CARS = {  # name -> (first US crop, host datasets in turn, seed)
 }
 # variant -> (the frames it degrades, its conditions, seed)
 HARD_CONDITIONS_SETS = {
-    "us-on-cars-1280-{}": ("us-on-cars-1280-b", ("night", "blur"), 1283),
-    "us-on-cars-1280-{}-2": ("us-on-cars-1280", ("night", "blur"), 1284),
-}
+    "us-on-cars-1280-{}": ("us-on-cars-1280-b", ("night", "blur", "defocus"), 1283),
+    "us-on-cars-1280-{}-2": ("us-on-cars-1280", ("night", "blur", "defocus"), 1284),
+}  # a condition added at the end of a variant's tuple is drawn last: the earlier ones stay as they were
 
 
 def _rows(dataset: Path) -> list[dict[str, str]]:
@@ -193,11 +197,21 @@ def motion_blur(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _jpeg(cv2.GaussianBlur(smeared, (0, 0), rng.uniform(0.5, 1.0)), int(rng.integers(55, 81)))
 
 
+def defocus(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A frame out of focus (focused behind the car, a wet or dirty lens): a disk blur of
+    radius 1.5-3 px, the same in every direction, so nothing of it looks smeared."""
+    radius = rng.uniform(1.5, 3.0)
+    side = 2 * int(np.ceil(radius)) + 1
+    offsets = np.arange(side) - side // 2
+    disk = (offsets[None, :] ** 2 + offsets[:, None] ** 2 <= radius**2).astype(np.float32)
+    return _jpeg(cv2.filter2D(frame, -1, disk / disk.sum()), int(rng.integers(55, 81)))
+
+
 def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
 
 
-HARD_CONDITIONS = {"night": night, "blur": motion_blur}
+HARD_CONDITIONS = {"night": night, "blur": motion_blur, "defocus": defocus}
 
 
 def make_hard_conditions(out: Path, name: str) -> None:

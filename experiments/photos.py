@@ -55,6 +55,8 @@ SETS = {
     "us-on-cars-1280-blur": (STRESS / "us-on-cars-1280-blur", False, "openalpr-us-crops"),
     "us-on-cars-1280-night-2": (STRESS / "us-on-cars-1280-night-2", False, "openalpr-us-crops"),
     "us-on-cars-1280-blur-2": (STRESS / "us-on-cars-1280-blur-2", False, "openalpr-us-crops"),
+    "us-on-cars-1280-defocus": (STRESS / "us-on-cars-1280-defocus", False, "openalpr-us-crops"),
+    "us-on-cars-1280-defocus-2": (STRESS / "us-on-cars-1280-defocus-2", False, "openalpr-us-crops"),
     "openalpr-us-crops": (SHARED / "openalpr-us-crops", True, "openalpr-us-crops"),
     "us-crops-small": (STRESS / "us-crops-small", True, "openalpr-us-crops"),
     "openalpr-br-crops": (SHARED / "openalpr-br-crops", True, "openalpr-br-crops"),

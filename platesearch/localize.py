@@ -91,7 +91,7 @@ FRAMING_MARGINS = ((0.02, 0.05), (0.12, 0.3))
 # photos nobody designed it on 0 -> 3 of 9 in easypr-cn, 3 -> 5 of 6 in openalpr-br, none lost.
 # Lit crops (nearly all others) are read as they are.
 DARK_BELOW = 100
-# A smeared photo's second look (restore.detection_views) runs on a canvas this fraction of the
+# A second look at a smeared photo (restore.detection_views; one out of focus too) runs on a canvas this fraction of the
 # first's: on us-on-cars-1280-blur's 96 smeared photos, the first look and a second at two
 # thirds found 65 plates, as with a second at the same canvas; that detection took 0.32
 # instead of about 0.9 CPU s a photo.
@@ -624,19 +624,20 @@ def localize(
     the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py),
     detected at two smear lengths (its weak boxes kept), and cut and read deconvolved at the
     one measured; a photo perhaps smeared is detected as it is and deconvolved, and cut and
-    read as it is. Every candidate is also read by the recognizer fine-tuned on smeared text
+    read as it is; a photo out of focus is detected deconvolved at two radii, and cut and read
+    at the one measured. Every candidate is also read by the recognizer fine-tuned on smeared text
     (smeared_text.py), smeared photo or not, cut from each view the detector looked at.
     """
-    photo, *second_looks = detection_views(image)
-    smeared = photo is not image  # only a photo taken as smeared is seen deconvolved first
-    quads = _detect_photo(photo, max_side, keep_weak=smeared)
+    views = detection_views(image)
+    photo, *second_looks = views.looks
+    quads = _detect_photo(photo, max_side, keep_weak=views.smeared)
     for look in second_looks:
-        quads = _distinct(quads + _detect_photo(look, round(max_side * SECOND_LOOK_CANVAS), keep_weak=smeared))
+        quads = _distinct(quads + _detect_photo(look, round(max_side * SECOND_LOOK_CANVAS), keep_weak=views.smeared))
     candidates = _candidates(photo, quads)
     if not candidates and detect_again_if_empty:
         candidates = _candidates(photo, _detect_photo(photo, max_side, NOTHING_FOUND_THRESHOLDS))
     candidates = [_read_again(photo, c) for c in spread_over_regions(candidates, max_candidates)]
-    return _read_by_fine_tuned_recognizer((photo, *second_looks), candidates)
+    return _read_by_fine_tuned_recognizer(views.looks, candidates)
 
 
 def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:

@@ -1,8 +1,11 @@
 """Photos restored before localization: a photo smeared by horizontal motion is deconvolved,
-and one perhaps smeared is also looked at deconvolved. The rules change only the photos they
-name; every other photo passes through as the same object, so its candidates cannot change."""
+one perhaps smeared is also looked at deconvolved, and one out of focus is deconvolved. The
+rules change only the photos they name; every other photo passes through as the same object,
+so its candidates cannot change."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -44,6 +47,20 @@ SECOND_LOOK_SHORTER = 2
 # blurred sets' default top-1 0.571 -> 0.605 and 0.658 -> 0.675, and no query of the seven
 # other sets moved. RESULTS.md §0, "A second look at a smeared photo".
 PERHAPS_SMEARED_ABOVE = 0.15
+# Out of focus, a photo's derivatives stay alike over a few pixels in every direction. A photo
+# not smeared whose derivative autocorrelation at DEFOCUS_LAG pixels is above DEFOCUS_ABOVE along
+# both x and y is taken as out of focus (86 of the 120 frames of us-on-cars-1280-defocus, a disk
+# blur of radius 1.5-3 px, where the rule was made; 1 photo of openalpr-br and 1 of easypr-cn
+# among every other visible photo). Its blur radius is read from the first lag where the mean
+# of the two autocorrelations turns negative (DEFOCUS_RADIUS_AT: 1 + 0.28 px a lag, fitted to
+# that set's drawn radii), and it is deconvolved with a Wiener filter of that disk, then looked
+# at again DEFOCUS_SECOND_LOOK_WIDER px wider: the set's 96 photos over 0.3 had their plates
+# found 79 -> 93 times (RESULTS.md §0, "Photos out of focus").
+DEFOCUS_LAG = 2
+DEFOCUS_ABOVE = 0.3
+DEFOCUS_RADIUS_AT = (1.0, 0.28)  # radius = a + b * the lag where the autocorrelation turns negative
+MIN_RADIUS, MAX_RADIUS = 1.0, 3.5
+DEFOCUS_SECOND_LOOK_WIDER = 0.5
 MAX_ROWS = 256  # the autocorrelations pool at most about this many evenly spaced rows (columns)
 
 
@@ -56,15 +73,35 @@ def _derivative_autocorrelation(rows: np.ndarray) -> np.ndarray:
     return pooled / max(float(pooled[0]), 1e-9)
 
 
-def _smear(image: np.ndarray) -> tuple[float, int] | None:
-    """How much more alike neighbouring horizontal than vertical derivatives are (at BLUR_LAG),
-    and the smear length they give; None for a photo too small to measure."""
+def _autocorrelations(image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The derivative autocorrelations along x and along y; None for a photo too small to measure."""
     gray = to_gray(image)
     if min(gray.shape) <= 2 * MAX_BLUR:
         return None
     along_x = _derivative_autocorrelation(gray[:: max(1, gray.shape[0] // MAX_ROWS)])
     along_y = _derivative_autocorrelation(gray[:, :: max(1, gray.shape[1] // MAX_ROWS)].T)
+    return along_x, along_y
+
+
+def _smear(image: np.ndarray) -> tuple[float, int] | None:
+    """How much more alike neighbouring horizontal than vertical derivatives are (at BLUR_LAG),
+    and the smear length they give; None for a photo too small to measure."""
+    correlations = _autocorrelations(image)
+    return None if correlations is None else _smear_of(*correlations)
+
+
+def _smear_of(along_x: np.ndarray, along_y: np.ndarray) -> tuple[float, int]:
     return float(along_x[BLUR_LAG] - along_y[BLUR_LAG]), max(MIN_BLUR, _first_minimum(along_x) - 1)
+
+
+def _defocus_of(along_x: np.ndarray, along_y: np.ndarray) -> tuple[float, float]:
+    """How alike neighbouring derivatives are in the less alike direction (at DEFOCUS_LAG), and
+    the blur radius that gives (DEFOCUS_RADIUS_AT)."""
+    mean = (along_x + along_y) / 2
+    negative = np.flatnonzero(mean[1:] < 0)
+    lag = int(negative[0]) + 1 if negative.size else len(mean)
+    radius = float(np.clip(DEFOCUS_RADIUS_AT[0] + DEFOCUS_RADIUS_AT[1] * lag, MIN_RADIUS, MAX_RADIUS))
+    return float(min(along_x[DEFOCUS_LAG], along_y[DEFOCUS_LAG])), radius
 
 
 def motion_blur_length(image: np.ndarray) -> int | None:
@@ -81,18 +118,55 @@ def _first_minimum(autocorrelation: np.ndarray) -> int:
     return MIN_BLUR + int(np.argmin(autocorrelation[MIN_BLUR:]))
 
 
-def detection_views(image: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The photo as the detector looks at it, the one to cut and read first: a photo smeared by
-    horizontal motion (motion_blur_length) deconvolved at its measured length, then again
-    SECOND_LOOK_SHORTER px shorter; a photo perhaps smeared (PERHAPS_SMEARED_ABOVE) as it is,
-    then deconvolved; any other photo alone, as it is."""
-    smear = _smear(image)
-    if smear is None or smear[0] <= PERHAPS_SMEARED_ABOVE:
-        return (image,)
-    score, length = smear
-    if score <= BLUR_ABOVE:
-        return image, deconvolved(image, length)
-    return deconvolved(image, length), deconvolved(image, max(1, length - SECOND_LOOK_SHORTER))
+class DetectionViews(NamedTuple):
+    """The views of a photo the detector looks at, the first the one to cut and read, and
+    whether the photo was taken as smeared (its weak text is then kept: localize.py)."""
+
+    looks: tuple[np.ndarray, ...]
+    smeared: bool = False
+
+
+def detection_views(image: np.ndarray) -> DetectionViews:
+    """The photo as the detector looks at it: a photo smeared by horizontal motion
+    (motion_blur_length) deconvolved at its measured length, then again SECOND_LOOK_SHORTER px
+    shorter; a photo perhaps smeared (PERHAPS_SMEARED_ABOVE) as it is, then deconvolved; a photo
+    out of focus (DEFOCUS_ABOVE) deconvolved at its measured radius, then
+    DEFOCUS_SECOND_LOOK_WIDER px wider; any other photo alone, as it is."""
+    correlations = _autocorrelations(image)
+    if correlations is None:
+        return DetectionViews((image,))
+    score, length = _smear_of(*correlations)
+    if score > BLUR_ABOVE:
+        shorter = max(1, length - SECOND_LOOK_SHORTER)
+        return DetectionViews((deconvolved(image, length), deconvolved(image, shorter)), smeared=True)
+    if score > PERHAPS_SMEARED_ABOVE:
+        return DetectionViews((image, deconvolved(image, length)))
+    focus, radius = _defocus_of(*correlations)
+    if focus > DEFOCUS_ABOVE:
+        return DetectionViews((refocused(image, radius), refocused(image, radius + DEFOCUS_SECOND_LOOK_WIDER)))
+    return DetectionViews((image,))
+
+
+def refocused(image: np.ndarray, radius: float) -> np.ndarray:
+    """The image deconvolved with a Wiener filter of a disk of `radius` px (a defocus blur)."""
+    side = 2 * int(np.ceil(radius)) + 1
+    offsets = np.arange(side) - side // 2
+    disk = (offsets[None, :] ** 2 + offsets[:, None] ** 2 <= radius**2).astype(np.float32)
+    pad = side  # reflected on every side, so the deconvolution does not wrap one side into the other
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT).astype(np.float32)
+    height, width = padded.shape[:2]
+    kernel = np.zeros((height, width), np.float32)
+    kernel[:side, :side] = disk / disk.sum()
+    transfer = np.fft.rfft2(np.roll(kernel, (-(side // 2), -(side // 2)), (0, 1)))  # centred
+    inverse = np.conj(transfer) / (np.abs(transfer) ** 2 + WIENER_NOISE)
+
+    def restored_channel(channel: np.ndarray) -> np.ndarray:
+        restored = np.fft.irfft2(np.fft.rfft2(channel) * inverse, s=(height, width))
+        return np.clip(restored[pad:-pad, pad:-pad], 0, 255).astype(np.uint8)
+
+    if padded.ndim == 2:
+        return restored_channel(padded)
+    return cv2.merge([restored_channel(channel) for channel in cv2.split(padded)])
 
 
 def deconvolved(image: np.ndarray, length: int) -> np.ndarray:

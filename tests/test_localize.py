@@ -14,6 +14,7 @@ from platesearch import localize as loc
 from platesearch.datasets import load_dataset
 from platesearch.media import read_image
 from platesearch.metrics import box_iou
+from platesearch.restore import DetectionViews
 from platesearch.textmatch import best_reading
 
 
@@ -167,7 +168,11 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     deconvolved, second_look = photo // 2, photo // 3
     views = (deconvolved, second_look)
-    monkeypatch.setattr(loc, "detection_views", lambda image: views if image is photo else (image,))
+    monkeypatch.setattr(
+        loc,
+        "detection_views",
+        lambda image: DetectionViews(views, smeared=True) if image is photo else DetectionViews((image,)),
+    )
     detected_on, read_on = [], []
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     # the second look finds the same plate again and one more line only it sees
@@ -206,10 +211,37 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     assert candidates[0].readings == ("AB123", "AB1234")
 
 
+def test_a_photo_out_of_focus_is_detected_twice_without_its_weak_text(monkeypatch):
+    """Deconvolved at two radii (restore.detection_views), looked at twice like a smeared photo,
+    but its weak boxes are not kept (on the defocused frames they doubled the candidates)."""
+    photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    refocused, wider = photo // 2, photo // 3
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((refocused, wider)))
+    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
+    asked = []
+    monkeypatch.setattr(
+        loc,
+        "_detect_photo",
+        lambda image, max_side, *a, keep_weak: asked.append((image, max_side, keep_weak)) or [quad],
+    )
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
+    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
+    monkeypatch.setattr(loc, "smeared_text_reader", _FakeSmearedTextReader)
+
+    [candidate] = loc.localize(photo)
+    assert [
+        (image is view, side, weak) for (image, side, weak), view in zip(asked, (refocused, wider), strict=True)
+    ] == [
+        (True, loc.DEFAULT_MAX_SIDE, False),
+        (True, round(loc.DEFAULT_MAX_SIDE * loc.SECOND_LOOK_CANVAS), False),
+    ]
+    assert np.array_equal(candidate.crop, loc.rectify(refocused, quad))  # cut from the first
+
+
 def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch):
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
-    monkeypatch.setattr(loc, "detection_views", lambda image: (image,))
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((image,)))
     weak_kept = []
     monkeypatch.setattr(
         loc, "_detect_photo", lambda image, max_side, *a, keep_weak: weak_kept.append(keep_weak) or [quad]

@@ -1,5 +1,5 @@
 """datasets/make_stress.py: the US-plates-on-cars variant puts the plate where its labels say; the
-hard conditions darken and blur as they claim."""
+hard conditions darken, smear and defocus as they claim."""
 
 import numpy as np
 
@@ -37,3 +37,14 @@ def test_night_darkens_and_adds_grain_and_blur_smears_vertical_edges_more_than_h
     across_horizontal = np.abs(np.diff(smeared[40:80, 30, 0])).max()
     assert across_vertical < 0.5 * 160  # the 160-level step is spread over several pixels
     assert across_horizontal > across_vertical
+
+
+def test_defocus_softens_edges_alike_in_every_direction(make_stress):
+    frame = np.full((120, 160, 3), 200, np.uint8)
+    frame[:, 80:] = 40  # a vertical edge
+    frame[60:, :] = 120  # a horizontal edge
+    soft = make_stress.defocus(frame, np.random.default_rng(0)).astype(float)
+    across_vertical = np.abs(np.diff(soft[20, 60:100, 0])).max()
+    across_horizontal = np.abs(np.diff(soft[40:80, 30, 0])).max()
+    assert across_vertical < 0.5 * 160 and across_horizontal < 0.5 * 80  # both steps spread over pixels
+    assert 0.5 < (across_vertical / 160) / (across_horizontal / 80) < 2  # alike: no direction smeared more

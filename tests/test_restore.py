@@ -28,8 +28,8 @@ def smeared(photo: np.ndarray, length: int, vertical: bool = False) -> np.ndarra
 
 def test_a_sharp_photo_is_not_taken_as_smeared_and_passes_through(text_photo):
     assert restore.motion_blur_length(text_photo) is None
-    [view] = restore.detection_views(text_photo)
-    assert view is text_photo
+    views = restore.detection_views(text_photo)
+    assert views.looks == (text_photo,) and views.looks[0] is text_photo and not views.smeared
 
 
 def test_a_vertical_smear_is_not_taken_for_motion_along_the_road(text_photo):
@@ -41,7 +41,9 @@ def test_a_horizontal_smear_is_measured_and_deconvolved(text_photo, length):
     blurred = smeared(text_photo, length)
     measured = restore.motion_blur_length(blurred)
     assert measured in (length - 2, length - 1, length)
-    restored, second_look = restore.detection_views(blurred)
+    views = restore.detection_views(blurred)
+    assert views.smeared
+    restored, second_look = views.looks
     assert restored.shape == blurred.shape and restored.dtype == np.uint8
     assert np.array_equal(restored, restore.deconvolved(blurred, measured))
     # the second look: deconvolved SECOND_LOOK_SHORTER px shorter, so another image
@@ -53,13 +55,13 @@ def test_a_horizontal_smear_is_measured_and_deconvolved(text_photo, length):
 
     assert error(restored) < 0.92 * error(blurred)  # closer to the sharp photo, and not shifted off it
     assert restore.motion_blur_length(to_gray(blurred)) == restore.motion_blur_length(blurred)
-    assert all(view.ndim == 2 for view in restore.detection_views(to_gray(blurred)))  # grayscale stays grayscale
+    assert all(view.ndim == 2 for view in restore.detection_views(to_gray(blurred)).looks)  # grayscale stays grayscale
 
 
 def test_a_photo_too_small_to_measure_passes_through():
     tiny = np.zeros((20, 20, 3), np.uint8)
     assert restore.motion_blur_length(tiny) is None
-    [view] = restore.detection_views(tiny)
+    [view] = restore.detection_views(tiny).looks
     assert view is tiny
 
 
@@ -75,7 +77,44 @@ def test_the_smear_length_is_where_the_autocorrelation_first_stops_falling():
 def test_a_photo_perhaps_smeared_is_looked_at_as_it_is_then_deconvolved(text_photo):
     lightly = smeared(text_photo, 5)  # smeared less than the rule takes for sure
     assert restore.motion_blur_length(lightly) is None
-    as_it_is, second_look = restore.detection_views(lightly)
+    views = restore.detection_views(lightly)
+    assert not views.smeared  # its weak text is not kept
+    as_it_is, second_look = views.looks
     assert as_it_is is lightly  # cut and read as it is
     measured = restore._smear(lightly)[1]
     assert np.array_equal(second_look, restore.deconvolved(lightly, measured))
+
+
+def defocused(photo: np.ndarray, radius: float) -> np.ndarray:
+    side = 2 * int(np.ceil(radius)) + 1
+    offsets = np.arange(side) - side // 2
+    disk = (offsets[None, :] ** 2 + offsets[:, None] ** 2 <= radius**2).astype(np.float32)
+    return cv2.filter2D(photo, -1, disk / disk.sum())
+
+
+def test_a_photo_out_of_focus_is_deconvolved_at_its_radius_and_a_wider_one(text_photo):
+    soft = defocused(text_photo, 2.5)
+    assert restore.motion_blur_length(soft) is None  # not smeared: the same in every direction
+    views = restore.detection_views(soft)
+    assert not views.smeared
+    refocused, second_look = views.looks
+    focus, radius = restore._defocus_of(*restore._autocorrelations(soft))
+    assert focus > restore.DEFOCUS_ABOVE and restore.MIN_RADIUS <= radius <= restore.MAX_RADIUS
+    assert np.array_equal(refocused, restore.refocused(soft, radius))
+    assert np.array_equal(second_look, restore.refocused(soft, radius + restore.DEFOCUS_SECOND_LOOK_WIDER))
+    assert refocused.shape == soft.shape and refocused.dtype == np.uint8
+
+    def error(image: np.ndarray) -> float:
+        return float(np.abs(image.astype(np.float32) - text_photo).mean())
+
+    assert error(restore.refocused(soft, 2.5)) < 0.9 * error(soft)  # sharper, and not shifted off the photo
+    assert all(view.ndim == 2 for view in restore.detection_views(to_gray(soft)).looks)
+
+
+def test_the_blur_radius_is_read_where_the_autocorrelation_turns_negative():
+    falling = np.array([1.0, 0.8, 0.5, 0.2, -0.1, -0.2] + [-0.1] * 10)
+    a, b = restore.DEFOCUS_RADIUS_AT
+    focus, radius = restore._defocus_of(falling, falling)
+    assert focus == 0.5 and radius == a + b * 4
+    never = np.linspace(1.0, 0.1, 16)
+    assert restore._defocus_of(never, never)[1] == restore.MAX_RADIUS

@@ -56,6 +56,8 @@ ROWS = (
     _photo("us-on-cars-1280-night-2", "the first US plates on cars at night, made after ‡"),
     _photo("us-on-cars-1280-blur", "the held-out ones again, motion-blurred ‡"),
     _photo("us-on-cars-1280-blur-2", "the first US plates on cars, motion-blurred, made after ‡"),
+    _photo("us-on-cars-1280-defocus", "the held-out ones again, out of focus ‡"),
+    _photo("us-on-cars-1280-defocus-2", "the first US plates on cars, out of focus ‡"),
     Row("US plate crops §", CROPS, ("openalpr-us-crops", "methods", "all"), (BASELINE, "openalpr-us-crops")),
     Row(
         "BR camera crops (infrared, light-on-dark) §",

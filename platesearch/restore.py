@@ -49,13 +49,13 @@ SECOND_LOOK_SHORTER = 2
 PERHAPS_SMEARED_ABOVE = 0.15
 # Out of focus, a photo's derivatives stay alike over a few pixels in every direction. A photo
 # not smeared whose derivative autocorrelation at DEFOCUS_LAG pixels is above DEFOCUS_ABOVE along
-# both x and y is taken as out of focus (86 of the 120 frames of us-on-cars-1280-defocus, a disk
+# both x and y is taken as out of focus (93 of the 120 frames of us-on-cars-1280-defocus, a disk
 # blur of radius 1.5-3 px, where the rule was made; 1 photo of openalpr-br and 1 of easypr-cn
-# among every other visible photo). Its blur radius is read from the first lag where the mean
+# among every sharp visible photo). Its blur radius is read from the first lag where the mean
 # of the two autocorrelations turns negative (DEFOCUS_RADIUS_AT: 1 + 0.28 px a lag, fitted to
 # that set's drawn radii), and it is deconvolved with a Wiener filter of that disk, then looked
-# at again DEFOCUS_SECOND_LOOK_WIDER px wider: the set's 96 photos over 0.3 had their plates
-# found 79 -> 93 times (RESULTS.md §0, "Photos out of focus").
+# at again DEFOCUS_SECOND_LOOK_WIDER px wider: those 93 photos' plates were found 76 -> 90 times
+# (RESULTS.md §0, "Photos out of focus").
 DEFOCUS_LAG = 2
 DEFOCUS_ABOVE = 0.3
 DEFOCUS_RADIUS_AT = (1.0, 0.28)  # radius = a + b * the lag where the autocorrelation turns negative

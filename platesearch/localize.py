@@ -91,10 +91,10 @@ FRAMING_MARGINS = ((0.02, 0.05), (0.12, 0.3))
 # photos nobody designed it on 0 -> 3 of 9 in easypr-cn, 3 -> 5 of 6 in openalpr-br, none lost.
 # Lit crops (nearly all others) are read as they are.
 DARK_BELOW = 100
-# A second look at a smeared photo (restore.detection_views; one out of focus too) runs on a canvas this fraction of the
-# first's: on us-on-cars-1280-blur's 96 smeared photos, the first look and a second at two
-# thirds found 65 plates, as with a second at the same canvas; that detection took 0.32
-# instead of about 0.9 CPU s a photo.
+# A second look at a smeared photo (restore.detection_views; at one out of focus too) runs on a
+# canvas this fraction of the first's: on us-on-cars-1280-blur's 96 smeared photos, the first
+# look and a second at two thirds found 65 plates, as with a second at the same canvas; that
+# detection took 0.32 instead of about 0.9 CPU s a photo.
 SECOND_LOOK_CANVAS = 2 / 3
 
 
@@ -625,8 +625,8 @@ def localize(
     detected at two smear lengths (its weak boxes kept), and cut and read deconvolved at the
     one measured; a photo perhaps smeared is detected as it is and deconvolved, and cut and
     read as it is; a photo out of focus is detected deconvolved at two radii, and cut and read
-    at the one measured. Every candidate is also read by the recognizer fine-tuned on smeared text
-    (smeared_text.py), smeared photo or not, cut from each view the detector looked at.
+    at the one measured. Every candidate is also read by the recognizer fine-tuned on smeared
+    text (smeared_text.py), smeared photo or not, cut from each view the detector looked at.
     """
     views = detection_views(image)
     photo, *second_looks = views.looks

@@ -29,7 +29,7 @@ def smeared(photo: np.ndarray, length: int, vertical: bool = False) -> np.ndarra
 def test_a_sharp_photo_is_not_taken_as_smeared_and_passes_through(text_photo):
     assert restore.motion_blur_length(text_photo) is None
     views = restore.detection_views(text_photo)
-    assert views.looks == (text_photo,) and views.looks[0] is text_photo and not views.smeared
+    assert len(views.looks) == 1 and views.looks[0] is text_photo and not views.smeared
 
 
 def test_a_vertical_smear_is_not_taken_for_motion_along_the_road(text_photo):

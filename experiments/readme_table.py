@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -74,8 +75,14 @@ ROWS = (
 )
 
 
+@cache
+def _measurements(source: str) -> dict:
+    """A measurement file, read once however many rows quote it."""
+    return json.loads((EXPERIMENTS / source).read_text())
+
+
 def _entry(source: str, path: tuple[str, ...]) -> dict:
-    entry = json.loads((EXPERIMENTS / source).read_text())
+    entry = _measurements(source)
     for key in path:
         if key not in entry:
             raise KeyError(f"{source} has no {'/'.join(path)} (missing {key!r})")

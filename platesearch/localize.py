@@ -624,9 +624,10 @@ def localize(
     the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py),
     detected at two smear lengths (its weak boxes kept), and cut and read deconvolved at the
     one measured; a photo perhaps smeared is detected as it is and deconvolved, and cut and
-    read as it is; a photo out of focus is detected deconvolved at two radii, and cut and read
-    at the one measured. Every candidate is also read by the recognizer fine-tuned on smeared
-    text (smeared_text.py), smeared photo or not, cut from each view the detector looked at.
+    read as it is; a photo out of focus is detected deconvolved at two radii and as it is, and
+    cut and read at the radius measured. Every candidate is also read by the recognizer
+    fine-tuned on smeared text (smeared_text.py), smeared photo or not, cut from each view the
+    detector looked at.
     """
     views = detection_views(image)
     photo, *second_looks = views.looks
@@ -711,7 +712,7 @@ def draw_candidates(image: np.ndarray, candidates: list[Candidate]) -> np.ndarra
 def _read_by_fine_tuned_recognizer(views: tuple[np.ndarray, ...], candidates: list[Candidate]) -> list[Candidate]:
     """The candidates with the smeared-text recognizer's readings of each crop and of the crop
     cut at each of FRAMING_MARGINS (all lit when dark), cut from each of `views` (the photo, or
-    the two views of a photo smeared, perhaps so or out of focus, restore.detection_views), added
+    the views of a photo smeared, perhaps so or out of focus, restore.detection_views), added
     to their readings (smeared_text.py). The two framings read 3-4 more of about 36 smeared plates exactly than
     the crop alone, and the second deconvolution put 3 and 6 more of the blurred sets' plates
     first; on sharp photos the same recognizer reads night and small plates EasyOCR's misses

@@ -211,12 +211,13 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     assert candidates[0].readings == ("AB123", "AB1234")
 
 
-def test_a_photo_out_of_focus_is_detected_twice_without_its_weak_text(monkeypatch):
-    """Deconvolved at two radii (restore.detection_views), looked at twice like a smeared photo,
-    but its weak boxes are not kept (on the defocused frames they doubled the candidates)."""
+def test_a_photo_out_of_focus_is_detected_three_times_without_its_weak_text(monkeypatch):
+    """Deconvolved at two radii, then as it is (restore.detection_views), each view detected,
+    but its weak boxes are not kept (on the defocused frames they doubled the candidates); cut
+    from the first view, and every view's cut read by the fine-tuned recognizer."""
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     refocused, wider = photo // 2, photo // 3
-    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((refocused, wider)))
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((refocused, wider, image)))
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     asked = []
     monkeypatch.setattr(
@@ -226,16 +227,18 @@ def test_a_photo_out_of_focus_is_detected_twice_without_its_weak_text(monkeypatc
     )
     monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
-    monkeypatch.setattr(loc, "smeared_text_reader", _FakeSmearedTextReader)
+    smeared_reader = _FakeSmearedTextReader()
+    monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
 
     [candidate] = loc.localize(photo)
+    second_canvas = round(loc.DEFAULT_MAX_SIDE * loc.SECOND_LOOK_CANVAS)
     assert [
-        (image is view, side, weak) for (image, side, weak), view in zip(asked, (refocused, wider), strict=True)
-    ] == [
-        (True, loc.DEFAULT_MAX_SIDE, False),
-        (True, round(loc.DEFAULT_MAX_SIDE * loc.SECOND_LOOK_CANVAS), False),
-    ]
+        (image is view, side, weak) for (image, side, weak), view in zip(asked, (refocused, wider, photo), strict=True)
+    ] == [(True, loc.DEFAULT_MAX_SIDE, False), (True, second_canvas, False), (True, second_canvas, False)]
     assert np.array_equal(candidate.crop, loc.rectify(refocused, quad))  # cut from the first
+    per_view = 1 + len(loc.FRAMING_MARGINS)
+    assert len(smeared_reader.crops) == 3 * per_view
+    assert np.array_equal(smeared_reader.crops[2 * per_view], loc.lit(loc.rectify(photo, quad)))  # as it is
 
 
 def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch):

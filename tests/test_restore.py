@@ -92,12 +92,13 @@ def defocused(photo: np.ndarray, radius: float) -> np.ndarray:
     return cv2.filter2D(photo, -1, disk / disk.sum())
 
 
-def test_a_photo_out_of_focus_is_deconvolved_at_its_radius_and_a_wider_one(text_photo):
+def test_a_photo_out_of_focus_is_deconvolved_at_its_radius_and_a_wider_one_then_seen_as_it_is(text_photo):
     soft = defocused(text_photo, 2.5)
     assert restore.motion_blur_length(soft) is None  # not smeared: the same in every direction
     views = restore.detection_views(soft)
     assert not views.smeared
-    refocused, second_look = views.looks
+    refocused, second_look, as_it_is = views.looks
+    assert as_it_is is soft
     focus, radius = restore._defocus_of(*restore._autocorrelations(soft))
     assert focus > restore.DEFOCUS_ABOVE and restore.MIN_RADIUS <= radius <= restore.MAX_RADIUS
     assert np.array_equal(refocused, restore.refocused(soft, radius))

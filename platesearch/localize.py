@@ -21,7 +21,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cache
-from itertools import pairwise
+from itertools import combinations, pairwise
 
 import cv2
 import numpy as np
@@ -677,20 +677,28 @@ def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:
 def spread_over_regions(candidates: list[Candidate], limit: int) -> list[Candidate]:
     """At most `limit` of `candidates` (most plausible first), every region's best, then every
     region's largest box, before any region's third, in the same order. A region is the boxes
-    that overlap its most plausible one: a road sign's lines, read as a dozen merges of one
+    linked by overlap, one to the next: a road sign's lines, read as a dozen merges of one
     another, must not crowd out a plate (in a 1920x1080 frame they took all 8 places from a
-    61-px plate ranked ninth). The largest box of a region holds all of it: a US plate the
+    61-px plate ranked ninth; when a region was only the boxes overlapping its best, a sign's
+    pieces beside that box made seven regions and dropped a plate's second box in
+    us-on-cars-1280-night). The largest box of a region holds all of it: a US plate the
     detector boxed whole reads as garble on the photo's scale, below its own state name's
     line, but read on its own (read_crop) its lines come apart."""
-    regions: list[list[int]] = []  # each region's candidates, most plausible first
-    for i, candidate in enumerate(candidates):
-        region = next((r for r in regions if box_iou(candidates[r[0]].box, candidate.box) > 0), None)
-        if region is None:
-            regions.append([i])
-        else:
-            region.append(i)
+    region_of = list(range(len(candidates)))  # union-find: each candidate's link towards its region
+
+    def root(i: int) -> int:
+        while region_of[i] != i:
+            i = region_of[i]
+        return i
+
+    for i, j in combinations(range(len(candidates)), 2):
+        if box_iou(candidates[i].box, candidates[j].box) > 0:
+            region_of[max(root(i), root(j))] = min(root(i), root(j))
+    regions: dict[int, list[int]] = {}  # each region's candidates, most plausible first
+    for i in range(len(candidates)):
+        regions.setdefault(root(i), []).append(i)
     depth: dict[int, int] = {}  # each candidate's place in its region's order
-    for region in regions:
+    for region in regions.values():
         largest = max(region, key=lambda i: (candidates[i].box[2] * candidates[i].box[3], -i))
         order = [region[0], *([largest] if largest != region[0] else []), *(i for i in region[1:] if i != largest)]
         depth.update((i, place) for place, i in enumerate(order))

@@ -90,6 +90,23 @@ def test_a_plate_boxed_whole_is_kept_beside_its_own_lines():
     assert kept == [c for c in ranked if any(c is k for k in kept)]  # still most plausible first
 
 
+def test_a_signs_pieces_linked_through_its_whole_line_are_one_region():
+    """A sign read as its best line, its whole line and the pieces of that line beyond the best:
+    the pieces overlap the whole line, not the best, and still count as the sign (a night photo's
+    plate lost its second box to them when each piece was a region of its own)."""
+    best = _candidate((800, 100, 200, 40), 0.9)
+    whole_line = _candidate((800, 100, 400, 40), 0.5)
+    pieces = [_candidate((1010 + 50 * n, 100, 40, 40), 0.8 - 0.02 * n) for n in range(4)]
+    elsewhere = [_candidate((100, 600, 60, 20), 0.6), _candidate((400, 600, 60, 20), 0.55)]
+    plate_line = _candidate((500, 330, 30, 20), 0.45)
+    whole_plate = _candidate((480, 320, 140, 70), 0.2)
+    ranked = sorted([best, whole_line, *pieces, *elsewhere, plate_line, whole_plate], key=lambda c: -c.plausibility)
+    kept = loc.spread_over_regions(ranked, 8)
+    assert [c for c in ranked if any(c is k for k in kept)] == kept  # most plausible first
+    assert any(c is whole_plate for c in kept) and any(c is whole_line for c in kept)
+    assert sum(any(c is p for p in pieces) for c in kept) == 2  # the sign's third and fourth boxes only
+
+
 @pytest.mark.parametrize("size,kept", [((84, 44), True), ((74, 52), True), ((50, 48), False)])
 def test_an_unreadable_box_is_kept_when_shaped_like_a_whole_plate(monkeypatch, size, kept):
     """A small US plate (2:1) boxed with its state name and frame reads as nothing on the photo's

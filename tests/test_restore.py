@@ -119,3 +119,5 @@ def test_the_blur_radius_is_read_where_the_autocorrelation_turns_negative():
     assert focus == 0.5 and radius == a + b * 4
     never = np.linspace(1.0, 0.1, 16)
     assert restore._defocus_of(never, never)[1] == restore.MAX_RADIUS
+    late = np.array([1.0, 0.9, 0.8, 0.6, 0.4, 0.2, 0.1, -0.1] + [-0.1] * 8)  # turns negative at lag 7
+    assert restore._defocus_of(late, late)[1] == restore.MAX_RADIUS < a + b * 7  # capped below the line

@@ -680,7 +680,7 @@ def spread_over_regions(candidates: list[Candidate], limit: int) -> list[Candida
     linked by overlap, one to the next: a road sign's lines, read as a dozen merges of one
     another, must not crowd out a plate (in a 1920x1080 frame they took all 8 places from a
     61-px plate ranked ninth; when a region was only the boxes overlapping its best, a sign's
-    pieces beside that box made seven regions and dropped a plate's second box in
+    pieces beside that box made six regions and dropped a plate's second box in
     us-on-cars-1280-night). The largest box of a region holds all of it: a US plate the
     detector boxed whole reads as garble on the photo's scale, below its own state name's
     line, but read on its own (read_crop) its lines come apart."""

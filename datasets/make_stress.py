@@ -49,6 +49,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from platesearch.restore import disk
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 FRAMES = {"1920": (1920, 1080), "4032": (4032, 3024), "1280": (1280, 720)}
 # Only the first photos of each set are framed: the whole-image baseline reads a 1920x1080
@@ -200,11 +202,7 @@ def motion_blur(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def defocus(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A frame out of focus (focused behind the car, a wet or dirty lens): a disk blur of
     radius 1.5-3 px, the same in every direction, so nothing of it looks smeared."""
-    radius = rng.uniform(1.5, 3.0)
-    side = 2 * int(np.ceil(radius)) + 1
-    offsets = np.arange(side) - side // 2
-    disk = (offsets[None, :] ** 2 + offsets[:, None] ** 2 <= radius**2).astype(np.float32)
-    return _jpeg(cv2.filter2D(frame, -1, disk / disk.sum()), int(rng.integers(55, 81)))
+    return _jpeg(cv2.filter2D(frame, -1, disk(rng.uniform(1.5, 3.0))), int(rng.integers(55, 81)))
 
 
 def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:

@@ -721,11 +721,11 @@ def _read_by_fine_tuned_recognizer(views: tuple[np.ndarray, ...], candidates: li
     """The candidates with the smeared-text recognizer's readings of each crop and of the crop
     cut at each of FRAMING_MARGINS (all lit when dark), cut from each of `views` (the photo, or
     the views of a photo smeared, perhaps so or out of focus, restore.detection_views), added
-    to their readings (smeared_text.py). The two framings read 3-4 more of about 36 smeared plates exactly than
-    the crop alone, and the second deconvolution put 3 and 6 more of the blurred sets' plates
-    first; on sharp photos the same recognizer reads night and small plates EasyOCR's misses
-    (RESULTS.md §0, "A reader for smeared text", "The same reader on every photo" and "A second
-    look at a smeared photo")."""
+    to their readings (smeared_text.py). The two framings read 3-4 more of about 36 smeared
+    plates exactly than the crop alone, and the second deconvolution put 3 and 6 more of the
+    blurred sets' plates first; on sharp photos the same recognizer reads night and small
+    plates EasyOCR's misses (RESULTS.md §0, "A reader for smeared text", "The same reader on
+    every photo" and "A second look at a smeared photo")."""
     photo, *second_looks = views
     per_candidate = len(views) * (1 + len(FRAMING_MARGINS))
     cuts = [

@@ -5,6 +5,7 @@ passes through as the same object, so its candidates cannot change."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import cv2
@@ -153,26 +154,30 @@ def detection_views(image: np.ndarray) -> DetectionViews:
     return DetectionViews((image,))
 
 
-def refocused(image: np.ndarray, radius: float) -> np.ndarray:
-    """The image deconvolved with a Wiener filter of a disk of `radius` px (a defocus blur)."""
+def disk(radius: float) -> np.ndarray:
+    """A defocus blur's kernel: a disk of `radius` px, summing to 1 (float32)."""
     side = 2 * int(np.ceil(radius)) + 1
     offsets = np.arange(side) - side // 2
-    disk = (offsets[None, :] ** 2 + offsets[:, None] ** 2 <= radius**2).astype(np.float32)
+    inside = (offsets[None, :] ** 2 + offsets[:, None] ** 2 <= radius**2).astype(np.float32)
+    return inside / inside.sum()
+
+
+def refocused(image: np.ndarray, radius: float) -> np.ndarray:
+    """The image deconvolved with a Wiener filter of a disk of `radius` px (a defocus blur)."""
+    blur = disk(radius)
+    side = blur.shape[0]
     pad = side  # reflected on every side, so the deconvolution does not wrap one side into the other
     padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT).astype(np.float32)
     height, width = padded.shape[:2]
     kernel = np.zeros((height, width), np.float32)
-    kernel[:side, :side] = disk / disk.sum()
-    transfer = np.fft.rfft2(np.roll(kernel, (-(side // 2), -(side // 2)), (0, 1)))  # centred
-    inverse = np.conj(transfer) / (np.abs(transfer) ** 2 + WIENER_NOISE)
+    kernel[:side, :side] = blur
+    inverse = _wiener_inverse(np.fft.rfft2(np.roll(kernel, (-(side // 2), -(side // 2)), (0, 1))))  # centred
 
     def restored_channel(channel: np.ndarray) -> np.ndarray:
         restored = np.fft.irfft2(np.fft.rfft2(channel) * inverse, s=(height, width))
         return np.clip(restored[pad:-pad, pad:-pad], 0, 255).astype(np.uint8)
 
-    if padded.ndim == 2:
-        return restored_channel(padded)
-    return cv2.merge([restored_channel(channel) for channel in cv2.split(padded)])
+    return _each_channel(restored_channel, padded)
 
 
 def deconvolved(image: np.ndarray, length: int) -> np.ndarray:
@@ -182,14 +187,23 @@ def deconvolved(image: np.ndarray, length: int) -> np.ndarray:
     width = padded.shape[1]
     kernel = np.zeros(width, np.float32)
     kernel[:length] = 1 / length
-    box = np.fft.rfft(np.roll(kernel, -(length // 2)))  # centred: the photo does not shift
-    inverse = np.conj(box) / (np.abs(box) ** 2 + WIENER_NOISE)
+    inverse = _wiener_inverse(np.fft.rfft(np.roll(kernel, -(length // 2))))  # centred: the photo does not shift
 
     def restored_channel(channel: np.ndarray) -> np.ndarray:
         restored = np.fft.irfft(np.fft.rfft(channel, axis=1) * inverse, n=width, axis=1)
         return np.clip(restored[:, pad:-pad], 0, 255).astype(np.uint8)
 
-    if padded.ndim == 2:
-        return restored_channel(padded)
-    # a channel at a time (numpy transforms in double precision): a 12 MP photo peaks at about 0.6 GB
-    return cv2.merge([restored_channel(channel) for channel in cv2.split(padded)])
+    return _each_channel(restored_channel, padded)
+
+
+def _wiener_inverse(transfer: np.ndarray) -> np.ndarray:
+    """The Wiener filter undoing a blur of this transfer function (noise-to-signal WIENER_NOISE)."""
+    return np.conj(transfer) / (np.abs(transfer) ** 2 + WIENER_NOISE)
+
+
+def _each_channel(restore: Callable[[np.ndarray], np.ndarray], image: np.ndarray) -> np.ndarray:
+    """`restore` of a gray image, or of each channel of a colour one in turn (numpy transforms in
+    double precision: a 12 MP photo so peaks at about 0.6 GB)."""
+    if image.ndim == 2:
+        return restore(image)
+    return cv2.merge([restore(channel) for channel in cv2.split(image)])

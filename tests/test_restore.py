@@ -86,10 +86,7 @@ def test_a_photo_perhaps_smeared_is_looked_at_as_it_is_then_deconvolved(text_pho
 
 
 def defocused(photo: np.ndarray, radius: float) -> np.ndarray:
-    side = 2 * int(np.ceil(radius)) + 1
-    offsets = np.arange(side) - side // 2
-    disk = (offsets[None, :] ** 2 + offsets[:, None] ** 2 <= radius**2).astype(np.float32)
-    return cv2.filter2D(photo, -1, disk / disk.sum())
+    return cv2.filter2D(photo, -1, restore.disk(radius))
 
 
 def test_a_photo_out_of_focus_is_deconvolved_at_its_radius_and_a_wider_one_then_seen_as_it_is(text_photo):

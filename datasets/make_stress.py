@@ -33,6 +33,11 @@
   blur of radius 1.5-3 px, JPEG quality 55-80), drawn after their night and blurred frames
   (which stay as they were); made in the twenty-seventh session to measure blur that is not
   motion (the smeared-photo rule does not take it).
+- `us-on-cars-1280-c` (96 photos) and its `-night-3`, `-blur-3`, `-defocus-3`: made in the
+  twenty-ninth session, after every rule above, to measure them where nothing was looked at.
+  Its plates are every US crop whose text the package's models never trained on (held out by
+  `datasets.is_validation_plate`; the embedding picked its epoch on them) that neither earlier
+  set shows, on the hosts after the first 120 (which both earlier sets use).
 
 Each variant is an ordinary dataset folder (`labels.csv` + `images/`) with the new boxes, so
 `platesearch evaluate` and the benchmarks read it like any other. Deterministic (seed 0).
@@ -49,6 +54,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from platesearch.datasets import is_validation_plate
 from platesearch.restore import disk
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -60,14 +66,18 @@ LATER_FRAMES = {"1280": 1280}  # frame -> its own seed: variants added later lea
 PASTED_PLATE_WIDTH = (40, 120)
 SMALL_CROP_WIDTH = (40, 100)
 US_ON_CARS_FRAME, US_ON_CARS_PHOTOS, US_ON_CARS_STEP, US_ON_CARS_WIDTHS = (1280, 720), 120, 6, (50, 160)
-US_ON_CARS = {  # name -> (first US crop, host datasets in turn, seed)
-    "us-on-cars-1280": (0, ("openalpr-eu", "openalpr-br"), 1281),
-    "us-on-cars-1280-b": (3, ("openalpr-br", "openalpr-eu"), 1282),
+# name -> (first US crop, every US_ON_CARS_STEP-th from it; None: every plate no model of the
+# package trained on that no set before shows), host datasets in turn, first host, seed
+US_ON_CARS = {
+    "us-on-cars-1280": (0, ("openalpr-eu", "openalpr-br"), 0, 1281),
+    "us-on-cars-1280-b": (3, ("openalpr-br", "openalpr-eu"), 0, 1282),
+    "us-on-cars-1280-c": (None, ("openalpr-eu", "openalpr-br"), US_ON_CARS_PHOTOS, 1285),
 }
 # variant -> (the frames it degrades, its conditions, seed)
 HARD_CONDITIONS_SETS = {
     "us-on-cars-1280-{}": ("us-on-cars-1280-b", ("night", "blur", "defocus"), 1283),
     "us-on-cars-1280-{}-2": ("us-on-cars-1280", ("night", "blur", "defocus"), 1284),
+    "us-on-cars-1280-{}-3": ("us-on-cars-1280-c", ("night", "blur", "defocus"), 1286),
 }  # a condition added at the end of a variant's tuple is drawn last: the earlier ones stay as they were
 
 
@@ -157,14 +167,21 @@ def plate_on_car(
 
 
 def make_us_on_cars(name: str, out: Path, limit: int | None) -> None:
-    first, host_sets, seed = US_ON_CARS[name]
+    first, host_sets, first_host, seed = US_ON_CARS[name]
     rng = np.random.default_rng(seed)
     target = out / name
     (target / "images").mkdir(parents=True, exist_ok=True)
     us = SHARED / "openalpr-us-crops"
-    plates = _rows(us)[first::US_ON_CARS_STEP][: min(US_ON_CARS_PHOTOS, limit or US_ON_CARS_PHOTOS)]
+    if first is None:
+        earlier = list(US_ON_CARS)[: list(US_ON_CARS).index(name)]
+        shown = {row["plate"] for other in earlier for row in _rows(out / other)}
+        plates = [row for row in _rows(us) if is_validation_plate(row["plate"]) and row["plate"] not in shown]
+    else:
+        plates = _rows(us)[first::US_ON_CARS_STEP]
+    plates = plates[: min(US_ON_CARS_PHOTOS, limit or US_ON_CARS_PHOTOS)]
     one, other = (SHARED / d for d in host_sets)
     hosts = [h for pair in zip(_rows(one), _rows(other), strict=False) for h in ((one, pair[0]), (other, pair[1]))]
+    hosts = hosts[first_host:]
     low, high = US_ON_CARS_WIDTHS
     with (target / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

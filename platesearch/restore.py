@@ -18,13 +18,19 @@ from platesearch.binarize import to_gray
 # photo whose derivative autocorrelation at BLUR_LAG pixels is higher along x than along y by
 # more than BLUR_ABOVE is taken as smeared (0.13-0.69 in us-on-cars-1280-blur, where the rule
 # was made; at most 0.23 on any photo of every other visible set, none of which it takes). Its
-# smear length is where the horizontal autocorrelation first stops falling from MIN_BLUR on (its
-# lowest lag up to MAX_BLUR where it never does), less one (a pure box smear of L pixels is taken
-# as L - 1; the lowest lag alone overshot rotated, defocused smears: 23 of the set's 96 smeared
-# photos more than 2 px off the drawn length less one, against 18), and it is deconvolved with a Wiener filter
-# of that horizontal box (noise-to-signal WIENER_NOISE) before everything else: detecting,
-# cutting and reading it so found 27 and read 8 of the set's first 40 plates, where the photos
-# as they are gave 16 and 4 (RESULTS.md §0, "Smeared photos deconvolved").
+# smear length is read where the horizontal autocorrelation first stops falling from MIN_BLUR on
+# (its lowest lag up to MAX_BLUR where it never does), less one (a pure box smear of L pixels is
+# taken as L - 1; the lowest lag alone overshot rotated, defocused smears), and it is
+# deconvolved with a Wiener filter of that horizontal box (noise-to-signal WIENER_NOISE) before
+# everything else: detecting, cutting and reading it so found 27 and read 8 of the set's first
+# 40 plates, where the photos as they are gave 16 and 4 (RESULTS.md §0, "Smeared photos
+# deconvolved"). The length is read from the photo's most textured TEXTURE_TILE-px tiles only
+# (their TEXTURED_SHARE): a soft background, already blurred in every direction, drew the
+# whole photo's autocorrelation out to 13-14 px. Within 1 px of the length drawn: 0.779 ->
+# 0.885 of us-on-cars-1280-blur's photos (where tile and share were chosen), 0.752 -> 0.853 of
+# the second blurred set's. Plates found 0.767 -> 0.800, 0.800 -> 0.833 and 0.708 -> 0.729 on
+# the third, made after it; default top-1 0.655 -> 0.714, 0.742 -> 0.733 and 0.625 -> 0.646
+# (RESULTS.md §0, "The smear length read where the photo has texture").
 BLUR_LAG = 3
 BLUR_ABOVE = 0.25
 MIN_BLUR, MAX_BLUR = 3, 15
@@ -69,6 +75,7 @@ DEFOCUS_RADIUS_AT = (1.0, 0.28)  # radius = a + b * the lag where the autocorrel
 MIN_RADIUS, MAX_RADIUS = 1.0, 2.7
 DEFOCUS_SECOND_LOOK_WIDER = 0.5
 MAX_ROWS = 256  # the autocorrelations pool at most about this many evenly spaced rows (columns)
+TEXTURE_TILE, TEXTURED_SHARE, MIN_TEXTURED_TILES = 32, 0.1, 8
 
 
 def _derivative_autocorrelation(rows: np.ndarray) -> np.ndarray:
@@ -90,15 +97,30 @@ def _autocorrelations(image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return along_x, along_y
 
 
-def _smear(image: np.ndarray) -> tuple[float, int] | None:
-    """How much more alike neighbouring horizontal than vertical derivatives are (at BLUR_LAG),
-    and the smear length they give; None for a photo too small to measure."""
-    correlations = _autocorrelations(image)
-    return None if correlations is None else _smear_of(*correlations)
+def _smear_score(along_x: np.ndarray, along_y: np.ndarray) -> float:
+    """How much more alike neighbouring horizontal than vertical derivatives are (at BLUR_LAG)."""
+    return float(along_x[BLUR_LAG] - along_y[BLUR_LAG])
 
 
-def _smear_of(along_x: np.ndarray, along_y: np.ndarray) -> tuple[float, int]:
-    return float(along_x[BLUR_LAG] - along_y[BLUR_LAG]), max(MIN_BLUR, _first_minimum(along_x) - 1)
+def _textured_tiles(image: np.ndarray) -> np.ndarray:
+    """The photo's TEXTURE_TILE-px square tiles with the most derivative energy (the
+    TEXTURED_SHARE of them, at least MIN_TEXTURED_TILES), as an array of tiles."""
+    gray = to_gray(image).astype(np.float32)
+    rows, columns = gray.shape[0] // TEXTURE_TILE, gray.shape[1] // TEXTURE_TILE
+    tiles = (
+        gray[: rows * TEXTURE_TILE, : columns * TEXTURE_TILE]
+        .reshape(rows, TEXTURE_TILE, columns, TEXTURE_TILE)
+        .swapaxes(1, 2)
+        .reshape(-1, TEXTURE_TILE, TEXTURE_TILE)
+    )
+    energy = (np.diff(tiles, axis=1) ** 2).sum(axis=(1, 2)) + (np.diff(tiles, axis=2) ** 2).sum(axis=(1, 2))
+    return tiles[np.argsort(energy)[-max(MIN_TEXTURED_TILES, int(TEXTURED_SHARE * len(tiles))) :]]
+
+
+def smear_length(image: np.ndarray) -> int:
+    """A smeared photo's horizontal smear in pixels, read from its most textured tiles."""
+    along_x = _derivative_autocorrelation(_textured_tiles(image).reshape(-1, TEXTURE_TILE))
+    return max(MIN_BLUR, _first_minimum(along_x) - 1)
 
 
 def _defocus_of(along_x: np.ndarray, along_y: np.ndarray) -> tuple[float, float]:
@@ -113,8 +135,8 @@ def _defocus_of(along_x: np.ndarray, along_y: np.ndarray) -> tuple[float, float]
 
 def motion_blur_length(image: np.ndarray) -> int | None:
     """The horizontal smear of a photo in pixels, or None when it is not smeared (BLUR_ABOVE)."""
-    smear = _smear(image)
-    return smear[1] if smear is not None and smear[0] > BLUR_ABOVE else None
+    correlations = _autocorrelations(image)
+    return smear_length(image) if correlations is not None and _smear_score(*correlations) > BLUR_ABOVE else None
 
 
 def _first_minimum(autocorrelation: np.ndarray) -> int:
@@ -142,12 +164,13 @@ def detection_views(image: np.ndarray) -> DetectionViews:
     correlations = _autocorrelations(image)
     if correlations is None:
         return DetectionViews((image,))
-    score, length = _smear_of(*correlations)
+    score = _smear_score(*correlations)
     if score > BLUR_ABOVE:
+        length = smear_length(image)
         shorter = max(1, length - SECOND_LOOK_SHORTER)
         return DetectionViews((deconvolved(image, length), deconvolved(image, shorter)), smeared=True)
     if score > PERHAPS_SMEARED_ABOVE:
-        return DetectionViews((image, deconvolved(image, length)))
+        return DetectionViews((image, deconvolved(image, smear_length(image))))
     focus, radius = _defocus_of(*correlations)
     if focus > DEFOCUS_ABOVE:
         return DetectionViews((refocused(image, radius), refocused(image, radius + DEFOCUS_SECOND_LOOK_WIDER), image))

@@ -74,6 +74,22 @@ def test_the_smear_length_is_where_the_autocorrelation_first_stops_falling():
     assert restore._first_minimum(np.linspace(1.0, -1.0, restore.MAX_BLUR + 1)) == restore.MAX_BLUR  # never stops
 
 
+@pytest.mark.parametrize("length", [7, 9])
+def test_the_smear_length_is_read_from_the_text_not_from_a_soft_background(length):
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.uniform(0, 255, (720, 1280)).astype(np.float32), (0, 0), 8)
+    photo = cv2.cvtColor(cv2.normalize(background, None, 40, 220, cv2.NORM_MINMAX).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    cv2.rectangle(photo, (540, 330), (740, 380), (235, 235, 235), -1)  # one small sign
+    cv2.putText(photo, "ABC 123", (550, 368), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (20, 20, 20), 2)
+    blurred = smeared(photo, length)
+    along_x, _ = restore._autocorrelations(blurred)
+    assert restore._first_minimum(along_x) - 1 >= length + 3  # the whole photo: drawn out by the background
+    assert restore.motion_blur_length(blurred) == restore.smear_length(blurred) in (length - 2, length - 1, length)
+    assert np.array_equal(
+        restore.detection_views(blurred).looks[0], restore.deconvolved(blurred, restore.smear_length(blurred))
+    )
+
+
 def test_a_photo_perhaps_smeared_is_looked_at_as_it_is_then_deconvolved(text_photo):
     lightly = smeared(text_photo, 5)  # smeared less than the rule takes for sure
     assert restore.motion_blur_length(lightly) is None
@@ -81,7 +97,7 @@ def test_a_photo_perhaps_smeared_is_looked_at_as_it_is_then_deconvolved(text_pho
     assert not views.smeared  # its weak text is not kept
     as_it_is, second_look = views.looks
     assert as_it_is is lightly  # cut and read as it is
-    measured = restore._smear(lightly)[1]
+    measured = restore.smear_length(lightly)
     assert np.array_equal(second_look, restore.deconvolved(lightly, measured))
 
 

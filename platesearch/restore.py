@@ -17,7 +17,8 @@ from platesearch.binarize import to_gray
 # neighbouring horizontal derivatives then stay alike over the smear, vertical ones do not. A
 # photo whose derivative autocorrelation at BLUR_LAG pixels is higher along x than along y by
 # more than BLUR_ABOVE is taken as smeared (0.13-0.69 in us-on-cars-1280-blur, where the rule
-# was made; at most 0.23 on any photo of every other visible set, none of which it takes). Its
+# was made; at most 0.23 on any sharp photo of the other visible sets; 0.30-0.40 on 2, 2 and 1
+# photos of the three defocused sets, made later, which it takes for smeared). Its
 # smear length is read where the horizontal autocorrelation first stops falling from MIN_BLUR on
 # (its lowest lag up to MAX_BLUR where it never does), less one (a pure box smear of L pixels is
 # taken as L - 1; the lowest lag alone overshot rotated, defocused smears), and it is

@@ -1,6 +1,8 @@
-"""datasets/make_stress.py: the US-plates-on-cars variant puts the plate where its labels say; the
-hard conditions darken, smear and defocus as they claim."""
+"""datasets/make_stress.py: the US-plates-on-cars variant puts the plate where its labels say, and
+its third set shows only plates no model trained on, on cars the others do not use; the hard
+conditions darken, smear and defocus as they claim."""
 
+import cv2
 import numpy as np
 
 
@@ -48,3 +50,46 @@ def test_defocus_softens_edges_alike_in_every_direction(make_stress):
     across_horizontal = np.abs(np.diff(soft[40:80, 30, 0])).max()
     assert across_vertical < 0.5 * 160 and across_horizontal < 0.5 * 80  # both steps spread over pixels
     assert 0.5 < (across_vertical / 160) / (across_horizontal / 80) < 2  # alike: no direction smeared more
+
+
+def test_the_third_us_set_shows_only_plates_no_model_trained_on_and_unseen_cars(make_stress, tmp_path, monkeypatch):
+    from platesearch.datasets import is_validation_plate
+
+    rng = np.random.default_rng(0)
+    shared, out = tmp_path / "shared", tmp_path / "stress"
+    plates = [f"PL{n:04d}" for n in range(60)]
+    sets = {"openalpr-us-crops": [(f"images/{p}.png", p) for p in plates]}
+    for name in ("openalpr-eu", "openalpr-br"):
+        sets[name] = [(f"images/{name}-{n}.png", f"H{n}") for n in range(8)]
+    for name, rows in sets.items():
+        (shared / name / "images").mkdir(parents=True)
+        box = ",20,30,40,12" if name != "openalpr-us-crops" else ""
+        header = "image,plate" + (",x,y,w,h" if box else "")
+        (shared / name / "labels.csv").write_text("\n".join([header, *(f"{i},{p}{box}" for i, p in rows)]) + "\n")
+        for image, _ in rows:
+            shape = (20, 60, 3) if not box else (90, 120, 3)
+            cv2.imwrite(str(shared / name / image), rng.integers(0, 256, shape, dtype=np.uint8))
+    monkeypatch.setattr(make_stress, "SHARED", shared)
+    monkeypatch.setattr(make_stress, "US_ON_CARS_FRAME", (160, 90))
+    first_hosts = 10  # the first set's 10 photos take the first 10 hosts (5 of each host set, in turn)
+    monkeypatch.setattr(
+        make_stress,
+        "US_ON_CARS",
+        {
+            "first": (0, ("openalpr-eu", "openalpr-br"), 0, 1),
+            "third": (None, ("openalpr-eu", "openalpr-br"), first_hosts, 2),
+        },
+    )
+    for name in make_stress.US_ON_CARS:
+        make_stress.make_us_on_cars(name, out, limit=10)
+
+    first, third = (make_stress._rows(out / name) for name in ("first", "third"))
+    held_out = [p for p in plates if is_validation_plate(p)]
+    unseen = [p for p in held_out if p not in {row["plate"] for row in first}]
+    assert len(third) == 6  # as many as the 16 hosts leave after the first 10
+    assert [row["plate"] for row in third] == unseen[:6]
+    hosts_of = [{row["source"].split(" on ")[1] for row in rows} for rows in (first, third)]
+    assert not hosts_of[0] & hosts_of[1]  # the third set's cars are not the first's
+    assert hosts_of[1] == {
+        f"{name}/images/{name}-{n}.png" for name in ("openalpr-eu", "openalpr-br") for n in (5, 6, 7)
+    }

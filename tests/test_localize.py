@@ -279,6 +279,27 @@ def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch
     assert np.array_equal(smeared_reader.crops[2], loc.lit(loc.rectify(photo, quad, loc.FRAMING_MARGINS[1])))
 
 
+@pytest.mark.parametrize("lamps, kept", [(False, True), (True, False)])
+def test_a_dark_photo_keeps_its_weak_boxes_unless_lamps_light_it(monkeypatch, lamps, kept):
+    """At night a zoom finds a small plate no better; the weak boxes are kept, as in a smeared
+    photo. A night scene with headlights or lamps (2 % of it bright) is not taken as dark."""
+    photo = (np.random.default_rng(3).integers(0, 255, (360, 640, 3)) * 0.2).astype(np.uint8)  # at most 50
+    if lamps:
+        photo[:48, :100] = 255
+    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((image,)))
+    weak_kept = []
+    monkeypatch.setattr(
+        loc, "_detect_photo", lambda image, max_side, *a, keep_weak: weak_kept.append(keep_weak) or [quad]
+    )
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
+    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
+    monkeypatch.setattr(loc, "smeared_text_reader", lambda: _FakeSmearedTextReader())
+
+    loc.localize(photo)
+    assert weak_kept == [kept]
+
+
 def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):
     """Small plates read differently with the crop framed a pixel differently: each framing's
     binarized plate is one more reading, after the candidate's own, without repeats or blanks."""

@@ -71,11 +71,12 @@ MAX_ZOOMS = 8  # per photo, the largest boxes first
 # it. Only what the zoom finds is kept, never the weak box, except in a photo taken as smeared:
 # there a zoom does not sharpen the smear, and the weak boxes themselves are candidates too
 # (us-on-cars-1280-blur's 96 smeared photos: plates found 65 -> 77, median candidates 2 -> 3;
-# RESULTS.md §0, "Weak boxes kept in a smeared photo"). So in a dark photo (_dark), whose
-# small plates a zoom finds no better: plates found 0.958 -> 0.983 in us-on-cars-1280-night
-# (where it was made; default top-1 the same), 0.958 -> 0.979 in the third night set, not
-# looked at, default top-1 0.958 -> 0.979 there; median candidates 2 -> 3-4 (RESULTS.md §0,
-# "Weak boxes kept in a dark photo").
+# RESULTS.md §0, "Weak boxes kept in a smeared photo"). So in a photo out of focus
+# (restore.DetectionViews.keep_weak) and in a dark one (_dark), whose small plates a zoom finds
+# no better. Dark: plates found 0.958 -> 0.983 in us-on-cars-1280-night (where it was made;
+# default top-1 the same), 0.958 -> 0.979 in the third night set, not looked at, default top-1
+# 0.958 -> 0.979 there; median candidates 2 -> 3-4 (RESULTS.md §0, "Weak boxes kept in a dark
+# photo"). Out of focus: RESULTS.md §0, "Weak boxes kept in a photo out of focus".
 WEAK_THRESHOLDS = (0.1, 0.05)
 WEAK_ZOOM_MARGIN = (4.0, 1.0)
 MAX_WEAK_ZOOMS = 4
@@ -444,8 +445,8 @@ def _detect_photo(
     keep_weak: bool = False,
 ) -> list[np.ndarray]:
     """Whole-photo detection, then small boxes detected again at zoom, and text the detector
-    answered only weakly looked at closer (WEAK_THRESHOLDS); with `keep_weak` (a smeared or
-    dark photo) the weak boxes are kept too.
+    answered only weakly looked at closer (WEAK_THRESHOLDS); with `keep_weak` (a photo smeared,
+    out of focus or dark) the weak boxes are kept too.
 
     A canvas over MAX_CANVAS is run as tiles at the same scale (the detector's memory grows
     with the canvas: 3.5 GB for a 12 MP photo in one piece), beside one whole-photo pass at
@@ -626,17 +627,17 @@ def localize(
     `detect_again_if_empty=False` skips the second detection of a photo with no candidate: for
     video frames, where empty frames are common and a plate missed in one frame is on screen in
     the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py),
-    detected at two smear lengths (its weak boxes kept), and cut and read deconvolved at the
+    detected at two smear lengths, and cut and read deconvolved at the
     one measured; a photo perhaps smeared is detected as it is and deconvolved, and cut and
     read as it is; a photo out of focus is detected deconvolved at two radii and as it is, and
-    cut and read at the radius measured; a dark photo keeps its weak boxes, as a smeared one
-    does. Every candidate is also read by the recognizer
+    cut and read at the radius measured; a photo smeared, out of focus or dark keeps its weak
+    boxes. Every candidate is also read by the recognizer
     fine-tuned on smeared text (smeared_text.py), smeared photo or not, cut from each view the
     detector looked at.
     """
     views = detection_views(image)
     photo, *second_looks = views.looks
-    keep_weak = views.smeared or _dark(image)
+    keep_weak = views.keep_weak or _dark(image)
     quads = _detect_photo(photo, max_side, keep_weak=keep_weak)
     for look in second_looks:
         quads = _distinct(quads + _detect_photo(look, round(max_side * SECOND_LOOK_CANVAS), keep_weak=keep_weak))

@@ -188,7 +188,7 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     monkeypatch.setattr(
         loc,
         "detection_views",
-        lambda image: DetectionViews(views, smeared=True) if image is photo else DetectionViews((image,)),
+        lambda image: DetectionViews(views, keep_weak=True) if image is photo else DetectionViews((image,)),
     )
     detected_on, read_on = [], []
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
@@ -228,13 +228,13 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     assert candidates[0].readings == ("AB123", "AB1234")
 
 
-def test_a_photo_out_of_focus_is_detected_three_times_without_its_weak_text(monkeypatch):
-    """Deconvolved at two radii, then as it is (restore.detection_views), each view detected,
-    but its weak boxes are not kept (on the defocused frames they doubled the candidates); cut
-    from the first view, and every view's cut read by the fine-tuned recognizer."""
+def test_a_photo_out_of_focus_is_detected_three_times_its_weak_boxes_kept(monkeypatch):
+    """Deconvolved at two radii, then as it is (restore.detection_views), each view detected
+    with its weak boxes kept (a zoom does not sharpen a blur); cut from the first view, and
+    every view's cut read by the fine-tuned recognizer."""
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     refocused, wider = photo // 2, photo // 3
-    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((refocused, wider, image)))
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((refocused, wider, image), keep_weak=True))
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     asked = []
     monkeypatch.setattr(
@@ -251,7 +251,7 @@ def test_a_photo_out_of_focus_is_detected_three_times_without_its_weak_text(monk
     second_canvas = round(loc.DEFAULT_MAX_SIDE * loc.SECOND_LOOK_CANVAS)
     assert [
         (image is view, side, weak) for (image, side, weak), view in zip(asked, (refocused, wider, photo), strict=True)
-    ] == [(True, loc.DEFAULT_MAX_SIDE, False), (True, second_canvas, False), (True, second_canvas, False)]
+    ] == [(True, loc.DEFAULT_MAX_SIDE, True), (True, second_canvas, True), (True, second_canvas, True)]
     assert np.array_equal(candidate.crop, loc.rectify(refocused, quad))  # cut from the first
     per_view = 1 + len(loc.FRAMING_MARGINS)
     assert len(smeared_reader.crops) == 3 * per_view

@@ -29,7 +29,7 @@ def smeared(photo: np.ndarray, length: int, vertical: bool = False) -> np.ndarra
 def test_a_sharp_photo_is_not_taken_as_smeared_and_passes_through(text_photo):
     assert restore.motion_blur_length(text_photo) is None
     views = restore.detection_views(text_photo)
-    assert len(views.looks) == 1 and views.looks[0] is text_photo and not views.smeared
+    assert len(views.looks) == 1 and views.looks[0] is text_photo and not views.keep_weak
 
 
 def test_a_vertical_smear_is_not_taken_for_motion_along_the_road(text_photo):
@@ -42,7 +42,7 @@ def test_a_horizontal_smear_is_measured_and_deconvolved(text_photo, length):
     measured = restore.motion_blur_length(blurred)
     assert measured in (length - 2, length - 1, length)
     views = restore.detection_views(blurred)
-    assert views.smeared
+    assert views.keep_weak  # a zoom does not sharpen a smear
     restored, second_look = views.looks
     assert restored.shape == blurred.shape and restored.dtype == np.uint8
     assert np.array_equal(restored, restore.deconvolved(blurred, measured))
@@ -94,7 +94,7 @@ def test_a_photo_perhaps_smeared_is_looked_at_as_it_is_then_deconvolved(text_pho
     lightly = smeared(text_photo, 5)  # smeared less than the rule takes for sure
     assert restore.motion_blur_length(lightly) is None
     views = restore.detection_views(lightly)
-    assert not views.smeared  # its weak text is not kept
+    assert not views.keep_weak  # a sharp-looking photo: its weak text is not kept
     as_it_is, second_look = views.looks
     assert as_it_is is lightly  # cut and read as it is
     measured = restore.smear_length(lightly)
@@ -109,7 +109,7 @@ def test_a_photo_out_of_focus_is_deconvolved_at_its_radius_and_a_wider_one_then_
     soft = defocused(text_photo, 2.5)
     assert restore.motion_blur_length(soft) is None  # not smeared: the same in every direction
     views = restore.detection_views(soft)
-    assert not views.smeared
+    assert views.keep_weak  # a zoom does not sharpen a blur either
     refocused, second_look, as_it_is = views.looks
     assert as_it_is is soft
     focus, radius = restore._defocus_of(*restore._autocorrelations(soft))

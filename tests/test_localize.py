@@ -258,9 +258,10 @@ def test_a_photo_out_of_focus_is_detected_three_times_its_weak_boxes_kept(monkey
     assert np.array_equal(smeared_reader.crops[2 * per_view], loc.lit(loc.rectify(photo, quad)))  # as it is
 
 
-def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch):
-    photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
-    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
+def _localized_as_it_is(monkeypatch, photo: np.ndarray, quad: np.ndarray):
+    """localize() on a photo seen as it is (no restoration), every detection answering `quad`
+    read as AB123: its candidates, whether each detection kept its weak boxes, and the crops
+    the fine-tuned recognizer read."""
     monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((image,)))
     weak_kept = []
     monkeypatch.setattr(
@@ -270,13 +271,18 @@ def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
     smeared_reader = _FakeSmearedTextReader()
     monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
+    return loc.localize(photo), weak_kept, smeared_reader.crops
 
-    [candidate] = loc.localize(photo)
+
+def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch):
+    photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
+    [candidate], weak_kept, read_crops = _localized_as_it_is(monkeypatch, photo, quad)
     assert weak_kept == [False]
     assert candidate.readings == ("AB123", "AB1234")
-    assert len(smeared_reader.crops) == 1 + len(loc.FRAMING_MARGINS)
-    assert np.array_equal(smeared_reader.crops[0], loc.lit(loc.rectify(photo, quad)))
-    assert np.array_equal(smeared_reader.crops[2], loc.lit(loc.rectify(photo, quad, loc.FRAMING_MARGINS[1])))
+    assert len(read_crops) == 1 + len(loc.FRAMING_MARGINS)
+    assert np.array_equal(read_crops[0], loc.lit(loc.rectify(photo, quad)))
+    assert np.array_equal(read_crops[2], loc.lit(loc.rectify(photo, quad, loc.FRAMING_MARGINS[1])))
 
 
 @pytest.mark.parametrize("lamps, kept", [(False, True), (True, False)])
@@ -287,16 +293,7 @@ def test_a_dark_photo_keeps_its_weak_boxes_unless_lamps_light_it(monkeypatch, la
     if lamps:
         photo[:48, :100] = 255
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
-    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((image,)))
-    weak_kept = []
-    monkeypatch.setattr(
-        loc, "_detect_photo", lambda image, max_side, *a, keep_weak: weak_kept.append(keep_weak) or [quad]
-    )
-    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
-    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
-    monkeypatch.setattr(loc, "smeared_text_reader", lambda: _FakeSmearedTextReader())
-
-    loc.localize(photo)
+    _, weak_kept, _ = _localized_as_it_is(monkeypatch, photo, quad)
     assert weak_kept == [kept]
 
 

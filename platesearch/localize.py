@@ -653,7 +653,7 @@ def _dark(image: np.ndarray) -> bool:
     under DARK_BELOW, the level under which a crop is read lit. It takes 104, 108 and 89 of
     the three night sets' 120, 120 and 96 photos, and no other visible photo (easypr-cn's night
     scenes hold headlights and lamps: 114 or more)."""
-    return float(np.percentile(to_gray(image)[::4, ::4], 99)) < DARK_BELOW
+    return float(np.percentile(to_gray(image[::4, ::4]), 99)) < DARK_BELOW  # sampled first: every photo pays it
 
 
 def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:

@@ -1,6 +1,6 @@
 """datasets/make_stress.py: the US-plates-on-cars variant puts the plate where its labels say, and
 its third set shows only plates no model trained on, on cars the others do not use; the hard
-conditions darken, smear and defocus as they claim."""
+conditions darken, smear (hard or mild) and defocus as they claim."""
 
 import cv2
 import numpy as np
@@ -39,6 +39,22 @@ def test_night_darkens_and_adds_grain_and_blur_smears_vertical_edges_more_than_h
     across_horizontal = np.abs(np.diff(smeared[40:80, 30, 0])).max()
     assert across_vertical < 0.5 * 160  # the 160-level step is spread over several pixels
     assert across_horizontal > across_vertical
+
+
+def test_a_mild_smear_spreads_a_vertical_edge_over_fewer_pixels_than_the_hard_one(make_stress):
+    frame = np.full((120, 160, 3), 200, np.uint8)
+    frame[:, 80:] = 40  # one vertical edge, 160 levels
+
+    def edge_width(smear) -> int:  # pixels of row 60 strictly between the two flat levels
+        widths = []
+        for seed in range(8):
+            row = smear(frame, np.random.default_rng(seed))[60, 60:100, 0].astype(float)
+            widths.append(int(((row > 40 + 16) & (row < 200 - 16)).sum()))
+        return max(widths)
+
+    mild, hard = edge_width(make_stress.mild_motion_blur), edge_width(make_stress.motion_blur)
+    assert 1 <= mild <= 6  # smeared, by at most 5 px and the slight defocus
+    assert hard > mild
 
 
 def test_defocus_softens_edges_alike_in_every_direction(make_stress):

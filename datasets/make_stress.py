@@ -39,7 +39,7 @@
   `datasets.is_validation_plate`; the embedding picked its epoch on them) that neither earlier
   set shows, on the hosts after the first 120 (which both earlier sets use).
 - `us-on-cars-1280-mild-blur`, `-mild-blur-2`, `-mild-blur-3`: the frames of the three sets
-  above (b's, the first's, c's) smeared only 3-5 px, as real cameras most often smear a plate
+  above (b's, the first's, c's) smeared only 3-5 px, a smear a person still reads through
   (otherwise the blurred sets' recipe), drawn after every earlier condition of each (which
   stay as they were); made in the thirtieth session, after every rule.
 
@@ -215,9 +215,9 @@ def motion_blur(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def mild_motion_blur(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A frame of a slower car or a steadier hand: smeared 3-5 px, as real cameras most often
-    smear a plate, and a person still reads it (of the first 5-11 px set's misses, a person
-    read few: experiments/RESULTS.md §0, "What a person reads in the first blurred set's misses")."""
+    """A frame of a slower car or a steadier hand: smeared 3-5 px, where a person still reads
+    the plate (of the 5-11 px set's misses a person read few: experiments/RESULTS.md §0, "What
+    a person reads in the first blurred set's misses")."""
     return _smeared(frame, rng, (3, 5))
 
 

@@ -71,12 +71,13 @@ MAX_ZOOMS = 8  # per photo, the largest boxes first
 # it. Only what the zoom finds is kept, never the weak box, except in a photo taken as smeared:
 # there a zoom does not sharpen the smear, and the weak boxes themselves are candidates too
 # (us-on-cars-1280-blur's 96 smeared photos: plates found 65 -> 77, median candidates 2 -> 3;
-# RESULTS.md §0, "Weak boxes kept in a smeared photo"). So in a photo out of focus
-# (restore.DetectionViews.keep_weak) and in a dark one (_dark), whose small plates a zoom finds
-# no better. Dark: plates found 0.958 -> 0.983 in us-on-cars-1280-night (where it was made;
+# RESULTS.md §0, "Weak boxes kept in a smeared photo"). So in a photo out of focus or perhaps
+# smeared (restore.DetectionViews.keep_weak) and in a dark one (_dark), whose small plates a
+# zoom finds no better. Dark: plates found 0.958 -> 0.983 in us-on-cars-1280-night (where it was made;
 # default top-1 the same), 0.958 -> 0.979 in the third night set, not looked at, default top-1
 # 0.958 -> 0.979 there; median candidates 2 -> 3-4 (RESULTS.md §0, "Weak boxes kept in a dark
-# photo"). Out of focus: RESULTS.md §0, "Weak boxes kept in a photo out of focus".
+# photo"). Out of focus: RESULTS.md §0, "Weak boxes kept in a photo out of focus"; perhaps
+# smeared: "Weak boxes kept in a photo perhaps smeared".
 WEAK_THRESHOLDS = (0.1, 0.05)
 WEAK_ZOOM_MARGIN = (4.0, 1.0)
 MAX_WEAK_ZOOMS = 4
@@ -446,7 +447,7 @@ def _detect_photo(
 ) -> list[np.ndarray]:
     """Whole-photo detection, then small boxes detected again at zoom, and text the detector
     answered only weakly looked at closer (WEAK_THRESHOLDS); with `keep_weak` (a photo smeared,
-    out of focus or dark) the weak boxes are kept too.
+    perhaps smeared, out of focus or dark) the weak boxes are kept too.
 
     A canvas over MAX_CANVAS is run as tiles at the same scale (the detector's memory grows
     with the canvas: 3.5 GB for a 12 MP photo in one piece), beside one whole-photo pass at
@@ -630,9 +631,9 @@ def localize(
     detected at two smear lengths, and cut and read deconvolved at the
     one measured; a photo perhaps smeared is detected as it is and deconvolved, and cut and
     read as it is; a photo out of focus is detected deconvolved at two radii and as it is, and
-    cut and read at the radius measured; a photo smeared, out of focus or dark keeps its weak
-    boxes. Every candidate is also read by the recognizer
-    fine-tuned on smeared text (smeared_text.py), smeared photo or not, cut from each view the
+    cut and read at the radius measured; a photo smeared, perhaps so, out of focus or dark
+    keeps its weak boxes. Every candidate is also read by the recognizer fine-tuned on smeared
+    text (smeared_text.py), smeared photo or not, cut from each view the
     detector looked at.
     """
     views = detection_views(image)

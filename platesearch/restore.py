@@ -57,8 +57,8 @@ SECOND_LOOK_SHORTER = 2
 # as a smeared photo's: plates found 0.942 -> 0.967 on the lightly blurred set it was designed
 # on (3-5 px; a quarter of its photos here), 0.950 -> 0.958 and 0.906 -> 0.917 on the others,
 # 0.817 -> 0.833, 0.850 -> 0.875 and 0.750 -> 0.771 on the blurred sets; default top-1 +5 / -2
-# queries over the six sets, no other set moved (RESULTS.md §0, "Weak boxes kept in a photo
-# perhaps smeared").
+# queries over the six sets; no other set's default or plates found moved (RESULTS.md §0,
+# "Weak boxes kept in a photo perhaps smeared").
 PERHAPS_SMEARED_ABOVE = 0.15
 # Out of focus, a photo's derivatives stay alike over a few pixels in every direction. A photo
 # not smeared whose derivative autocorrelation at DEFOCUS_LAG pixels is above DEFOCUS_ABOVE along

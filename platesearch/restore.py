@@ -157,12 +157,16 @@ def _first_minimum(autocorrelation: np.ndarray) -> int:
 
 
 class DetectionViews(NamedTuple):
-    """The views of a photo the detector looks at, the first the one to cut and read, and
-    whether the detector keeps the boxes it answers only weakly (localize.py): in a photo
-    smeared, perhaps smeared or out of focus, which a zoom does not sharpen."""
+    """The views of a photo the detector looks at, the first the one to cut and read."""
 
     looks: tuple[np.ndarray, ...]
-    keep_weak: bool = False
+
+    @property
+    def keep_weak(self) -> bool:
+        """Whether the detector keeps the boxes it answers only weakly (localize.py): in a
+        photo smeared, perhaps smeared or out of focus, the photos looked at more than once,
+        which a zoom does not sharpen."""
+        return len(self.looks) > 1
 
 
 def detection_views(image: np.ndarray) -> DetectionViews:
@@ -178,13 +182,12 @@ def detection_views(image: np.ndarray) -> DetectionViews:
     if score > BLUR_ABOVE:
         length = smear_length(image)
         shorter = max(1, length - SECOND_LOOK_SHORTER)
-        return DetectionViews((deconvolved(image, length), deconvolved(image, shorter)), keep_weak=True)
+        return DetectionViews((deconvolved(image, length), deconvolved(image, shorter)))
     if score > PERHAPS_SMEARED_ABOVE:
-        return DetectionViews((image, deconvolved(image, smear_length(image))), keep_weak=True)
+        return DetectionViews((image, deconvolved(image, smear_length(image))))
     focus, radius = _defocus_of(*correlations)
     if focus > DEFOCUS_ABOVE:
-        looks = (refocused(image, radius), refocused(image, radius + DEFOCUS_SECOND_LOOK_WIDER), image)
-        return DetectionViews(looks, keep_weak=True)
+        return DetectionViews((refocused(image, radius), refocused(image, radius + DEFOCUS_SECOND_LOOK_WIDER), image))
     return DetectionViews((image,))
 
 

@@ -188,7 +188,7 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     monkeypatch.setattr(
         loc,
         "detection_views",
-        lambda image: DetectionViews(views, keep_weak=True) if image is photo else DetectionViews((image,)),
+        lambda image: DetectionViews(views) if image is photo else DetectionViews((image,)),
     )
     detected_on, read_on = [], []
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
@@ -234,7 +234,7 @@ def test_a_photo_out_of_focus_is_detected_three_times_its_weak_boxes_kept(monkey
     every view's cut read by the fine-tuned recognizer."""
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     refocused, wider = photo // 2, photo // 3
-    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((refocused, wider, image), keep_weak=True))
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((refocused, wider, image)))
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     asked = []
     monkeypatch.setattr(

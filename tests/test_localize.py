@@ -219,12 +219,20 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     assert np.array_equal(candidates[0].crop, loc.rectify(deconvolved, quad))
     assert np.array_equal(candidates[1].crop, loc.rectify(deconvolved, only_second))
     # the smeared-text recognizer reads each candidate cut from both deconvolutions, as found and
-    # at both framings, beside the readings it had
+    # at both framings, then its own crop inverted, beside the readings it had
     margins = (loc.CROP_MARGIN, *loc.FRAMING_MARGINS)
-    expected = [loc.lit(loc.rectify(view, c.quad, m)) for c in found_in_order for view in views for m in margins]
-    assert len(smeared_reader.crops) == len(expected) == 2 * 2 * 3
+    expected = [
+        cut
+        for c in found_in_order
+        for cut in (
+            *(loc.lit(loc.rectify(view, c.quad, m)) for view in views for m in margins),
+            255 - loc.lit(c.crop),
+        )
+    ]
+    assert len(smeared_reader.crops) == len(expected) == 2 * (2 * 3 + 1)
     assert all(np.array_equal(read, cut) for read, cut in zip(smeared_reader.crops, expected, strict=True))
     assert not np.array_equal(expected[0], expected[3])  # the two deconvolutions give two cuts
+    assert np.array_equal(expected[6], 255 - expected[0])  # the crop inverted: light text turns dark
     assert candidates[0].readings == ("AB123", "AB1234")
 
 
@@ -254,7 +262,7 @@ def test_a_photo_out_of_focus_is_detected_three_times_its_weak_boxes_kept(monkey
     ] == [(True, loc.DEFAULT_MAX_SIDE, True), (True, second_canvas, True), (True, second_canvas, True)]
     assert np.array_equal(candidate.crop, loc.rectify(refocused, quad))  # cut from the first
     per_view = 1 + len(loc.FRAMING_MARGINS)
-    assert len(smeared_reader.crops) == 3 * per_view
+    assert len(smeared_reader.crops) == 3 * per_view + 1  # and the crop inverted
     assert np.array_equal(smeared_reader.crops[2 * per_view], loc.lit(loc.rectify(photo, quad)))  # as it is
 
 
@@ -274,15 +282,35 @@ def _localized_as_it_is(monkeypatch, photo: np.ndarray, quad: np.ndarray):
     return loc.localize(photo), weak_kept, smeared_reader.crops
 
 
-def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is(monkeypatch):
+def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is_and_inverted(monkeypatch):
     photo = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     [candidate], weak_kept, read_crops = _localized_as_it_is(monkeypatch, photo, quad)
     assert weak_kept == [False]
     assert candidate.readings == ("AB123", "AB1234")
-    assert len(read_crops) == 1 + len(loc.FRAMING_MARGINS)
+    assert len(read_crops) == 1 + len(loc.FRAMING_MARGINS) + 1
     assert np.array_equal(read_crops[0], loc.lit(loc.rectify(photo, quad)))
     assert np.array_equal(read_crops[2], loc.lit(loc.rectify(photo, quad, loc.FRAMING_MARGINS[1])))
+    assert np.array_equal(read_crops[3], 255 - read_crops[0])  # its own crop inverted, last
+
+
+def test_what_only_the_inverted_crop_reads_is_a_reading_too(monkeypatch):
+    """White text on a coloured plate: the recognizer reads nothing in the crop as it is, and
+    the plate in the crop inverted; that reading is kept beside EasyOCR's."""
+    photo = np.full((360, 640, 3), 128, np.uint8)
+    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((image,)))
+    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *a, keep_weak: [quad])
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("PIW2J", 0.3)] * len(quads))
+    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
+
+    class OnlyInvertedReads(_FakeSmearedTextReader):
+        def read(self, crops):
+            return ["", "", "", "HAVFUN"]  # the cut, both framings, then the crop inverted
+
+    monkeypatch.setattr(loc, "smeared_text_reader", OnlyInvertedReads)
+    [candidate] = loc.localize(photo)
+    assert candidate.readings == ("PIW2J", "HAVFUN")
 
 
 @pytest.mark.parametrize("lamps, kept", [(False, True), (True, False)])

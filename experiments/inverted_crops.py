@@ -4,8 +4,8 @@ plates each cut reads exactly, and how many more the inverted cut reads than the
 together: the question behind reading every photo candidate's crop inverted too
 (localize._read_by_fine_tuned_recognizer; RESULTS.md §0, "The crop read inverted").
 
-No index is built and nothing is tuned. A plate counts as light-on-dark when its cut, gray and
-Otsu-thresholded, forms more character blobs light than dark (binarize.text_mask's rule).
+No index is built and nothing is tuned. A plate counts as light-on-dark when binarize.text_mask
+takes its text as the light colour (the polarity whose blobs look more like characters).
 
 Run: .venv/bin/python experiments/inverted_crops.py --out experiments/inverted_crops.json SET...
 """
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from photos import SETS
 
-from platesearch.binarize import WORK_HEIGHT, character_blobs, to_gray
+from platesearch.binarize import text_mask, to_gray
 from platesearch.datasets import load_dataset
 from platesearch.localize import CROP_MARGIN, colour_contrast, lit, rectify
 from platesearch.media import ImageReadError, read_image
@@ -28,13 +28,11 @@ from platesearch.smeared_text import smeared_text_reader
 
 
 def light_on_dark(crop: np.ndarray) -> bool:
-    """More light character blobs than dark ones after Otsu, at binarize's working height."""
+    """Whether binarize takes the crop's text as light: its text mask brighter than the rest."""
+    mask, _ = text_mask(crop)
     gray = to_gray(crop)
-    width = max(2, round(gray.shape[1] * WORK_HEIGHT / gray.shape[0]))
-    gray = cv2.resize(gray, (width, WORK_HEIGHT), interpolation=cv2.INTER_CUBIC)
-    smooth = cv2.bilateralFilter(gray, d=7, sigmaColor=40, sigmaSpace=7)
-    _, dark = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    return len(character_blobs(255 - dark)) > len(character_blobs(dark))
+    text = cv2.resize(mask, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    return bool(text.any() and (~text).any() and gray[text].mean() > gray[~text].mean())
 
 
 def plate_cuts(folder: Path) -> tuple[list[str], list[np.ndarray], int]:

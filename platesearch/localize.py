@@ -21,7 +21,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cache
-from itertools import combinations, pairwise
+from itertools import combinations, islice, pairwise
 
 import cv2
 import numpy as np
@@ -746,25 +746,24 @@ def _read_by_fine_tuned_recognizer(views: tuple[np.ndarray, ...], candidates: li
     plates of us-on-cars-1280 and 16 more of openalpr-br's 114, nearly all of them dark on
     light (RESULTS.md §0, "The crop read inverted")."""
     photo, *second_looks = views
-    per_candidate = len(views) * (1 + len(FRAMING_MARGINS)) + 1
-    cuts = []
-    for c in candidates:
-        own = lit(c.crop)  # the first view's cut at CROP_MARGIN: not cut again
-        cuts += [
-            own,
-            *(lit(rectify(photo, c.quad, m)) for m in FRAMING_MARGINS),
-            *(lit(rectify(look, c.quad, m)) for look in second_looks for m in (CROP_MARGIN, *FRAMING_MARGINS)),
-            255 - own,
-        ]
-    reads = smeared_text_reader().read(cuts)
+    cuts = [_fine_tuned_cuts(photo, second_looks, c) for c in candidates]
+    reads = iter(smeared_text_reader().read([cut for of_one in cuts for cut in of_one]))
+    return [  # each candidate takes the next len(of_one) readings, in order
+        replace(c, readings=tuple(dict.fromkeys([*c.readings, *filter(None, islice(reads, len(of_one)))])))
+        for c, of_one in zip(candidates, cuts, strict=True)
+    ]
+
+
+def _fine_tuned_cuts(photo: np.ndarray, second_looks: list[np.ndarray], candidate: Candidate) -> list[np.ndarray]:
+    """What the fine-tuned recognizer reads of one candidate, in order: its crop, the crop cut at
+    each of FRAMING_MARGINS, the same three cuts from each second look, then its crop inverted
+    (all lit when dark)."""
+    own = lit(candidate.crop)  # the first view's cut at CROP_MARGIN: not cut again
     return [
-        replace(
-            c,
-            readings=tuple(
-                dict.fromkeys([*c.readings, *filter(None, reads[i * per_candidate : (i + 1) * per_candidate])])
-            ),
-        )
-        for i, c in enumerate(candidates)
+        own,
+        *(lit(rectify(photo, candidate.quad, m)) for m in FRAMING_MARGINS),
+        *(lit(rectify(look, candidate.quad, m)) for look in second_looks for m in (CROP_MARGIN, *FRAMING_MARGINS)),
+        255 - own,
     ]
 
 

@@ -102,6 +102,11 @@ DARK_BELOW = 100
 # look and a second at two thirds found 65 plates, as with a second at the same canvas; that
 # detection took 0.32 instead of about 0.9 CPU s a photo.
 SECOND_LOOK_CANVAS = 2 / 3
+# A plate seen from the side or from above has its line turned in the photo while its letters
+# stay nearly upright: cut along the turned line, they lean. A candidate whose line is turned
+# more than the first of these is also cut with its sides kept vertical (level_sided) and read
+# so. A line turned more than the second is no plate's: not a candidate.
+TURNED_DEGREES = (15.0, 60.0)
 
 
 class LocalizerUnavailable(RuntimeError):
@@ -300,13 +305,48 @@ def _merged_quad(group: list[_TextBox]) -> np.ndarray:
     return np.float32([first[0], last[1], last[2], first[3]])
 
 
-def rectify(image: np.ndarray, quad: np.ndarray, margin: tuple[float, float] = CROP_MARGIN) -> np.ndarray:
-    """Perspective-warp the quad (with a margin) to an upright rectangle."""
+def quad_size(quad: np.ndarray) -> tuple[float, float]:
+    """A quad's width and height along its own sides (the longer of each opposite pair), not
+    its bounds: a plate turned 45 degrees has bounds as high as wide."""
     top_w = np.linalg.norm(quad[1] - quad[0])
     bottom_w = np.linalg.norm(quad[2] - quad[3])
     left_h = np.linalg.norm(quad[3] - quad[0])
     right_h = np.linalg.norm(quad[2] - quad[1])
-    width, height = max(top_w, bottom_w), max(left_h, right_h)
+    return float(max(top_w, bottom_w)), float(max(left_h, right_h))
+
+
+def upright(quad: np.ndarray) -> np.ndarray:
+    """A turned text box's corners from the top-left of its line, clockwise: its first side is
+    one of the long pair, running rightwards. The detector starts a turned box at the corner
+    nearest the photo's top-left, which for a line turned by more than about 45 degrees is an
+    end of it: such a plate was cut standing on end, and its box as high as wide was dropped
+    (easypr-cn's cn-005, turned about 50 degrees)."""
+    sides = np.roll(quad, -1, axis=0) - quad  # side k runs from corner k to corner k + 1
+    lengths = np.linalg.norm(sides, axis=1)
+    long = 0 if lengths[0] + lengths[2] >= lengths[1] + lengths[3] else 1
+    start = long if sides[long, 0] >= 0 else long + 2
+    return np.roll(quad, -start, axis=0)
+
+
+def turned_degrees(quad: np.ndarray) -> float:
+    """How far an upright quad's line is turned from the horizontal, either way, in degrees."""
+    top = quad[1] - quad[0]
+    return float(np.degrees(np.arctan2(abs(top[1]), top[0])))
+
+
+def level_sided(quad: np.ndarray) -> np.ndarray | None:
+    """The parallelogram between an upright quad's top and bottom lines with vertical sides,
+    from its top-left corner; None for a line turned otherwise than TURNED_DEGREES."""
+    turned = turned_degrees(quad)
+    if not TURNED_DEGREES[0] < turned <= TURNED_DEGREES[1]:
+        return None
+    side = np.float32([0, np.linalg.norm(quad[3] - quad[0]) / np.cos(np.radians(turned))])  # to the bottom line
+    return np.float32([quad[0], quad[1], quad[1] + side, quad[0] + side])
+
+
+def rectify(image: np.ndarray, quad: np.ndarray, margin: tuple[float, float] = CROP_MARGIN) -> np.ndarray:
+    """Perspective-warp the quad (with a margin) to an upright rectangle."""
+    width, height = quad_size(quad)
     mx, my = margin[0] * width, margin[1] * height
     out_w, out_h = max(2, int(round(width + 2 * mx))), max(2, int(round(height + 2 * my)))
     target = np.float32([[mx, my], [mx + width, my], [mx + width, my + height], [mx, my + height]])
@@ -362,7 +402,7 @@ def _detect_levels(
         horizontal = [b for b in horizontal if max(b[1] - b[0], b[3] - b[2]) > min_size]
         free = [q for q in free if max(np.ptp([c[0] for c in q]), np.ptp([c[1] for c in q])) > min_size]
         quads = [np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) for x0, x1, y0, y1 in horizontal]
-        found.append(quads + [np.float32(q) for q in free])
+        found.append(quads + [upright(np.float32(q)) for q in free])
     return found
 
 
@@ -634,7 +674,8 @@ def localize(
     cut and read at the radius measured; a photo smeared, perhaps so, out of focus or dark
     keeps its weak boxes. Every candidate is also read by the recognizer fine-tuned on smeared
     text (smeared_text.py), smeared photo or not, cut from each view the
-    detector looked at, and its own crop inverted.
+    detector looked at, and its own crop inverted. A candidate whose line is turned
+    (TURNED_DEGREES) is also cut and read with its sides kept vertical.
     """
     views = detection_views(image)
     photo, *second_looks = views.looks
@@ -667,13 +708,15 @@ def _candidates(image: np.ndarray, quads: list[np.ndarray]) -> list[Candidate]:
         quad = _merged_quad(group)
         x0, y0 = quad.min(axis=0)
         x1, y1 = quad.max(axis=0)
-        w, h = float(x1 - x0), float(y1 - y0)
+        w, h = quad_size(quad)
         if h <= 0 or not MIN_ASPECT <= w / h <= MAX_ASPECT or len(text) > plate_rules().max_length:
+            continue
+        if turned_degrees(quad) > TURNED_DEGREES[1]:
             continue
         if len(text) < 2 and not UNREAD_PLATE_ASPECT[0] <= w / h <= UNREAD_PLATE_ASPECT[1]:
             continue  # unreadable and not plate-shaped; an unreadable plate-shaped box stays
         confidence = float(np.mean([b.confidence for b in group]))
-        box = (int(max(0, x0)), int(max(0, y0)), int(round(w)), int(round(h)))
+        box = (int(max(0, x0)), int(max(0, y0)), int(round(x1 - x0)), int(round(y1 - y0)))
         candidates.append(
             Candidate(
                 quad,
@@ -756,26 +799,30 @@ def _read_by_fine_tuned_recognizer(views: tuple[np.ndarray, ...], candidates: li
 
 def _fine_tuned_cuts(photo: np.ndarray, second_looks: list[np.ndarray], candidate: Candidate) -> list[np.ndarray]:
     """What the fine-tuned recognizer reads of one candidate, in order: its crop, the crop cut at
-    each of FRAMING_MARGINS, the same three cuts from each second look, then its crop inverted
-    (all lit when dark)."""
+    each of FRAMING_MARGINS, the same three cuts from each second look, its crop inverted, then
+    for a turned line its level-sided cut (all lit when dark)."""
     own = lit(candidate.crop)  # the first view's cut at CROP_MARGIN: not cut again
+    sides_vertical = level_sided(candidate.quad)
     return [
         own,
         *(lit(rectify(photo, candidate.quad, m)) for m in FRAMING_MARGINS),
         *(lit(rectify(look, candidate.quad, m)) for look in second_looks for m in (CROP_MARGIN, *FRAMING_MARGINS)),
         255 - own,
+        *([] if sides_vertical is None else [lit(rectify(photo, sides_vertical))]),
     ]
 
 
 def _read_again(image: np.ndarray, candidate: Candidate) -> Candidate:
-    """The candidate with the lines found inside its own enlarged crop added to its readings,
-    then its binarized plate read at each of FRAMING_MARGINS (those plates are kept: they are
-    also embedded, views.py).
+    """The candidate with the lines found inside its own enlarged crop (and, for a turned line,
+    inside its level-sided cut) added to its readings, then its binarized plate read at each of
+    FRAMING_MARGINS (those plates are kept: they are also embedded, views.py).
 
     The whole-photo pass reads a small plate at the photo's scale and often runs a frame,
     a country band or a sticker into it; reading the crop on its own separates them.
     """
     lines, _ = read_crop(candidate.crop)
+    if (sides_vertical := level_sided(candidate.quad)) is not None:
+        lines += read_crop(rectify(image, sides_vertical))[0]
     framed_plates = tuple(binarize(rectify(image, candidate.quad, margin)) for margin in FRAMING_MARGINS)
     framed = [read_plate_image(plate) for plate in framed_plates]
     readings = tuple(r for r in dict.fromkeys([*candidate.readings, *lines, *framed]) if r)

@@ -42,7 +42,7 @@ def _photo(name: str, label: str) -> Row:
 
 
 ROWS = (
-    _photo("easypr-cn", "CN traffic scenes (small plates, night)"),
+    _photo("easypr-cn", "CN traffic scenes (small plates, night) ♭"),
     _photo("openalpr-eu", "EU car photos"),
     _photo("openalpr-br", "BR car photos"),
     _photo("eu-in-1280", "EU photos in 1280x720 frames (40-120 px plates)"),

@@ -67,7 +67,7 @@ def test_a_turned_box_starts_at_the_top_left_of_its_line(angle):
     assert np.linalg.norm(first_side) == pytest.approx(140, abs=1)  # the long side: along the line
     assert first_side[0] > 0  # read rightwards
     assert np.sign(first_side[1]) == -np.sign(angle)  # rising when turned counter-clockwise
-    assert np.cross(first_side, second_side) > 0  # still clockwise on screen (y down)
+    assert first_side[0] * second_side[1] - first_side[1] * second_side[0] > 0  # still clockwise on screen (y down)
     assert loc.quad_size(quad) == pytest.approx((140, 50), abs=1)
 
 

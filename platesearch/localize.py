@@ -346,6 +346,12 @@ def level_sided(quad: np.ndarray) -> np.ndarray | None:
     return np.float32([quad[0], quad[1], quad[1] + side, quad[0] + side])
 
 
+def _level_sided_cut(photo: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
+    """The photo cut at the quad's level_sided parallelogram; None for a line not turned so."""
+    sides_vertical = level_sided(quad)
+    return None if sides_vertical is None else rectify(photo, sides_vertical)
+
+
 def rectify(image: np.ndarray, quad: np.ndarray, margin: tuple[float, float] = CROP_MARGIN) -> np.ndarray:
     """Perspective-warp the quad (with a margin) to an upright rectangle."""
     width, height = quad_size(quad)
@@ -804,13 +810,13 @@ def _fine_tuned_cuts(photo: np.ndarray, second_looks: list[np.ndarray], candidat
     each of FRAMING_MARGINS, the same three cuts from each second look, its crop inverted, then
     for a turned line its level-sided cut (all lit when dark)."""
     own = lit(candidate.crop)  # the first view's cut at CROP_MARGIN: not cut again
-    sides_vertical = level_sided(candidate.quad)
+    level_sided_cut = _level_sided_cut(photo, candidate.quad)
     return [
         own,
         *(lit(rectify(photo, candidate.quad, m)) for m in FRAMING_MARGINS),
         *(lit(rectify(look, candidate.quad, m)) for look in second_looks for m in (CROP_MARGIN, *FRAMING_MARGINS)),
         255 - own,
-        *([] if sides_vertical is None else [lit(rectify(photo, sides_vertical))]),
+        *([] if level_sided_cut is None else [lit(level_sided_cut)]),
     ]
 
 
@@ -823,8 +829,8 @@ def _read_again(image: np.ndarray, candidate: Candidate) -> Candidate:
     a country band or a sticker into it; reading the crop on its own separates them.
     """
     lines, _ = read_crop(candidate.crop)
-    if (sides_vertical := level_sided(candidate.quad)) is not None:
-        lines += read_crop(rectify(image, sides_vertical))[0]
+    if (level_sided_cut := _level_sided_cut(image, candidate.quad)) is not None:
+        lines += read_crop(level_sided_cut)[0]
     framed_plates = tuple(binarize(rectify(image, candidate.quad, margin)) for margin in FRAMING_MARGINS)
     framed = [read_plate_image(plate) for plate in framed_plates]
     readings = tuple(r for r in dict.fromkeys([*candidate.readings, *lines, *framed]) if r)

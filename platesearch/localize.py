@@ -30,8 +30,9 @@ from platesearch.binarize import binarize, to_gray
 from platesearch.config import plate_rules
 from platesearch.metrics import box_iou
 from platesearch.plates import matching_formats
+from platesearch.quantized_detector import int8_detector
 from platesearch.restore import detection_views
-from platesearch.runtime import cache_dir, configure_torch, detector_in_bfloat16
+from platesearch.runtime import cache_dir, configure_torch, detector_precision
 from platesearch.smeared_text import smeared_text_reader
 from platesearch.textmatch import join_readings
 
@@ -192,7 +193,20 @@ def easyocr_model_dir() -> str:
 
 @cache
 def get_reader():
-    """One EasyOCR reader per process, on the CPU, from local weights only."""
+    """One EasyOCR reader per process, on the CPU, from local weights only, its networks set to
+    run fast (detector_precision)."""
+    reader = plain_reader()
+    precision = detector_precision()
+    if precision == "int8":
+        reader.detector = int8_detector(reader.detector)
+    else:
+        reader.detector = _channels_last_detector(reader.detector, bfloat16=precision == "bfloat16")
+    reader.recognizer = _channels_last_recognizer(reader.recognizer)
+    return reader
+
+
+def plain_reader():
+    """A new EasyOCR reader as EasyOCR makes it (float32), on the CPU, from local weights only."""
     model_dir = easyocr_model_dir()
     configure_torch()
     # torch's warnings for a CPU-only run are harmless, and pin_memory's repeats for every photo.
@@ -200,7 +214,7 @@ def get_reader():
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
     import easyocr
 
-    reader = easyocr.Reader(
+    return easyocr.Reader(
         ["en"],
         gpu=False,
         model_storage_directory=model_dir,
@@ -208,9 +222,6 @@ def get_reader():
         download_enabled=False,
         verbose=False,
     )
-    reader.detector = _channels_last_detector(reader.detector, bfloat16=detector_in_bfloat16())
-    reader.recognizer = _channels_last_recognizer(reader.recognizer)
-    return reader
 
 
 def _channels_last_detector(craft, bfloat16: bool):
@@ -391,13 +402,10 @@ def _detect_levels(
     once and thresholded at every level (Reader.detect would run the network for each)."""
     import torch
     from easyocr.craft_utils import adjustResultCoordinates, getDetBoxes
-    from easyocr.imgproc import normalizeMeanVariance, resize_aspect_ratio
-    from easyocr.utils import group_text_box, reformat_input
+    from easyocr.utils import group_text_box
 
     reader = get_reader()
-    image, _ = reformat_input(image)
-    resized, ratio, _ = resize_aspect_ratio(image, max_side, interpolation=cv2.INTER_LINEAR, mag_ratio=1.0)
-    batch = torch.from_numpy(np.transpose(normalizeMeanVariance(resized), (2, 0, 1))[None].copy())
+    batch, ratio = detector_input(image, max_side)
     with torch.no_grad():
         scores, _ = reader.detector(batch)
     text_map, link_map = scores[0, :, :, 0].numpy(), scores[0, :, :, 1].numpy()
@@ -412,6 +420,19 @@ def _detect_levels(
         quads = [np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) for x0, x1, y0, y1 in horizontal]
         found.append(quads + [upright(np.float32(q)) for q in free])
     return found
+
+
+def detector_input(image: np.ndarray, max_side: int):
+    """A photo as the detector takes it, prepared as EasyOCR's `detect` prepares it (longest
+    side `max_side`, normalized, a 1x3xHxW tensor), and the canvas's pixels per photo pixel.
+    Detection and the int8 detector's calibration (experiments/calibrate_detector.py) share it."""
+    import torch
+    from easyocr.imgproc import normalizeMeanVariance, resize_aspect_ratio
+    from easyocr.utils import reformat_input
+
+    image, _ = reformat_input(image)
+    resized, ratio, _ = resize_aspect_ratio(image, max_side, interpolation=cv2.INTER_LINEAR, mag_ratio=1.0)
+    return torch.from_numpy(np.transpose(normalizeMeanVariance(resized), (2, 0, 1))[None].copy()), ratio
 
 
 def _zoom_region(shape: tuple[int, ...], quad: np.ndarray, margin: tuple[float, float]) -> tuple[int, int, int, int]:

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 THREADS_VARIABLE = "PLATESEARCH_THREADS"
-DETECTOR_PRECISION_VARIABLE = "PLATESEARCH_DETECTOR_PRECISION"  # "bfloat16" or "float32"
+DETECTOR_PRECISION_VARIABLE = "PLATESEARCH_DETECTOR_PRECISION"
+DETECTOR_PRECISIONS = ("int8", "bfloat16", "float32")
 
 
 def cache_dir() -> Path:
@@ -119,19 +120,22 @@ def configure_torch(threads: int | None = None) -> int:
     return threads
 
 
-def detector_in_bfloat16() -> bool:
-    """Whether EasyOCR's text detector runs in bfloat16: where the CPU computes it natively
-    (AVX512-BF16 or AMX), unless $PLATESEARCH_DETECTOR_PRECISION says otherwise.
+def detector_precision() -> str:
+    """How EasyOCR's text detector computes: $PLATESEARCH_DETECTOR_PRECISION if set, else
+    "bfloat16" where the CPU computes it natively (AVX512-BF16 or AMX), else "float32".
 
-    There it is 3-4x faster than float32 (BENCHMARKS.md), and CPUs without it would emulate
-    bfloat16 slower than float32.
+    There bfloat16 is 3-4x faster than float32 (BENCHMARKS.md), and CPUs without it would
+    emulate it slower than float32. "int8" is asked for, never chosen: it indexes 1.4-1.7x faster
+    than bfloat16 on a CPU without AMX, but it lost a query on four of the five photo sets
+    measured, a small plate unfound among them (quantized_detector.py, RESULTS.md §0, "The
+    detector in int8").
     """
     import torch
 
     chosen = os.environ.get(DETECTOR_PRECISION_VARIABLE, "").lower()
-    if chosen in ("bfloat16", "float32"):
-        return chosen == "bfloat16"
+    if chosen in DETECTOR_PRECISIONS:
+        return chosen
     if chosen:
-        raise ValueError(f"${DETECTOR_PRECISION_VARIABLE} is {chosen!r}; use bfloat16 or float32")
+        raise ValueError(f"${DETECTOR_PRECISION_VARIABLE} is {chosen!r}; use one of {', '.join(DETECTOR_PRECISIONS)}")
     native = (getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
-    return any(check is not None and check() for check in native)
+    return "bfloat16" if any(check is not None and check() for check in native) else "float32"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from platesearch.runtime import detector_in_bfloat16, thread_budget
+from platesearch.runtime import detector_precision, thread_budget
 
 
 @pytest.mark.slow
@@ -49,15 +49,17 @@ def test_detector_precision_follows_the_environment_then_the_cpu(monkeypatch):
     import torch
 
     monkeypatch.setenv("PLATESEARCH_DETECTOR_PRECISION", "float32")
-    assert detector_in_bfloat16() is False
+    assert detector_precision() == "float32"
     monkeypatch.setenv("PLATESEARCH_DETECTOR_PRECISION", "BFloat16")
-    assert detector_in_bfloat16() is True
+    assert detector_precision() == "bfloat16"
+    monkeypatch.setenv("PLATESEARCH_DETECTOR_PRECISION", "INT8")
+    assert detector_precision() == "int8"
     monkeypatch.setenv("PLATESEARCH_DETECTOR_PRECISION", "half")
-    with pytest.raises(ValueError, match="bfloat16 or float32"):
-        detector_in_bfloat16()
+    with pytest.raises(ValueError, match="int8, bfloat16, float32"):
+        detector_precision()
     monkeypatch.delenv("PLATESEARCH_DETECTOR_PRECISION")
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
-    assert detector_in_bfloat16() is False
+    assert detector_precision() == "float32"  # never int8 unless asked
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
-    assert detector_in_bfloat16() is True
+    assert detector_precision() == "bfloat16"

@@ -25,6 +25,7 @@ from platesearch.media import file_sha256
 RANGES = PACKAGE_DIR / "weights" / "detector_int8_ranges.pt"
 RANGES_MANIFEST = PACKAGE_DIR / "weights" / "detector_int8_ranges.json"
 BACKEND = "x86"  # torch picks fbgemm or oneDNN kernels per layer
+OBSERVER = "activation_post_process"  # how torch names the observers prepare_fx adds
 
 
 def observed_detector(craft):
@@ -50,7 +51,7 @@ def _quiet_qconfig() -> Iterator[None]:
 
 def observed_ranges(observed) -> dict:
     """What the observers of `observed_detector` saw (their histograms and bounds): RANGES' content."""
-    return {name: value for name, value in observed.state_dict().items() if "activation_post_process" in name}
+    return {name: value for name, value in observed.state_dict().items() if OBSERVER in name}
 
 
 def int8_detector(craft, ranges: Path = RANGES, manifest: Path = RANGES_MANIFEST):
@@ -64,7 +65,7 @@ def int8_detector(craft, ranges: Path = RANGES, manifest: Path = RANGES_MANIFEST
         raise RuntimeError(f"{ranges} does not match {manifest.name}: refusing ranges of unknown origin")
     observed = observed_detector(craft)
     loaded = observed.load_state_dict(torch.load(ranges, map_location="cpu", weights_only=True), strict=False)
-    unobserved = [name for name in loaded.missing_keys if "activation_post_process" in name]
+    unobserved = [name for name in loaded.missing_keys if OBSERVER in name]
     if unobserved or loaded.unexpected_keys:
         raise RuntimeError(
             f"{ranges} does not fit this detector ({len(unobserved)} ranges missing, "

@@ -24,7 +24,7 @@ import torch
 
 from platesearch.localize import detector_canvas, detector_input, plain_reader
 from platesearch.media import file_sha256
-from platesearch.quantized_detector import BACKEND, RANGES, RANGES_MANIFEST, observed_detector, observed_ranges
+from platesearch.quantized_detector import RANGES, RANGES_MANIFEST, observed_detector, observed_ranges
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
 
@@ -57,7 +57,6 @@ def main() -> None:
     manifest = {
         "sha256": file_sha256(ranges),
         "command": "experiments/calibrate_detector.py",
-        "backend": BACKEND,
         "torch": torch.__version__,
         "canvases": len(inputs),
         "inputs": [name for name, _ in inputs],

@@ -2,13 +2,14 @@
 ($PLATESEARCH_DETECTOR_PRECISION=int8, runtime.detector_precision).
 
 On a CPU without AMX the detector's convolutions are most of indexing's time, and int8 ones run
-about twice as fast as bfloat16 there (torch's x86 backend, VNNI instructions: a 960x544 canvas
-in 0.90 CPU s against 1.87 on a 2-core AMD EPYC with AVX512-BF16). But a weak small plate's
-text scores lower, and readings move: never the default (RESULTS.md §0, "The detector in
-int8"; BENCHMARKS.md). Weights are quantized per output channel from themselves; activations
-need ranges, observed once on the bundled sample photos (`experiments/calibrate_detector.py`
-writes RANGES and its manifest) and shipped, so every process quantizes the same way and none
-looks at data to start.
+about twice as fast as bfloat16 there (VNNI instructions: a 960x544 canvas in 0.90 CPU s against
+1.87 on a 2-core AMD EPYC with AVX512-BF16). Weights are quantized per output channel from
+themselves; activations need ranges, observed once on the bundled sample photos
+(`experiments/calibrate_detector.py` writes RANGES and its manifest) and shipped, so every
+process quantizes the same way and none looks at data to start. Activations get 8 bits where
+the CPU has VNNI (torch's onednn backend); torch's x86 backend keeps 7 to avoid overflow
+without it, and with 7 bits a weak small plate's text scored too low to be found (RESULTS.md
+§0, "The detector in int8"; BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -24,8 +25,15 @@ from platesearch.media import file_sha256
 
 RANGES = PACKAGE_DIR / "weights" / "detector_int8_ranges.pt"
 RANGES_MANIFEST = PACKAGE_DIR / "weights" / "detector_int8_ranges.json"
-BACKEND = "x86"  # torch picks fbgemm or oneDNN kernels per layer
 OBSERVER = "activation_post_process"  # how torch names the observers prepare_fx adds
+
+
+def quantization_backend() -> str:
+    """torch's onednn backend (8-bit activations) where VNNI sums 8-bit products without
+    overflow, else its x86 one (7-bit activations, `reduce_range`)."""
+    import torch
+
+    return "onednn" if torch.cpu._is_vnni_supported() else "x86"
 
 
 def observed_detector(craft):
@@ -36,9 +44,10 @@ def observed_detector(craft):
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import prepare_fx
 
-    torch.backends.quantized.engine = BACKEND
+    backend = quantization_backend()
+    torch.backends.quantized.engine = backend
     with _quiet_qconfig():
-        return prepare_fx(craft.eval(), get_default_qconfig_mapping(BACKEND), (torch.zeros(1, 3, 64, 64),))
+        return prepare_fx(craft.eval(), get_default_qconfig_mapping(backend), (torch.zeros(1, 3, 64, 64),))
 
 
 @contextmanager
@@ -50,7 +59,8 @@ def _quiet_qconfig() -> Iterator[None]:
 
 
 def observed_ranges(observed) -> dict:
-    """What the observers of `observed_detector` saw (their histograms and bounds): RANGES' content."""
+    """What the observers of `observed_detector` saw (their histograms and bounds): RANGES' content.
+    Either backend observes the same; how many bits the ranges get is chosen at `convert_fx`."""
     return {name: value for name, value in observed.state_dict().items() if OBSERVER in name}
 
 

@@ -25,17 +25,25 @@ def detectors():
     return float32, int8_detector(copy.deepcopy(float32))
 
 
-def test_the_int8_detectors_score_maps_stay_near_float32s(detectors):
+@pytest.mark.parametrize(("vnni", "backend"), [(True, "onednn"), (False, "x86")])
+def test_the_int8_detectors_score_maps_stay_near_float32s(monkeypatch, detectors, vnni, backend):
+    """Either backend: 8-bit activations where the CPU has VNNI, 7-bit ones (x86) elsewhere."""
+    import copy
+
     import torch
 
-    float32, int8 = detectors
+    float32, _ = detectors
+    monkeypatch.setattr(torch.backends.quantized, "engine", torch.backends.quantized.engine)  # restored after
+    monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: vnni)
+    int8 = int8_detector(copy.deepcopy(float32))
+    assert torch.backends.quantized.engine == backend
     photo = cv2.imread(str(sorted(SAMPLE_IMAGES.glob("*.jpg"))[0]))
     batch, _ = loc.detector_input(photo, loc.detector_canvas(photo.shape))
     with torch.no_grad():
         expected, quantized = float32(batch)[0], int8(batch)[0]
     assert quantized.dtype == torch.float32 and quantized.shape == expected.shape
     difference = (quantized - expected).abs().flatten()
-    print("largest and 99.9th-percentile difference", float(difference.max()), float(difference.quantile(0.999)))
+    print(backend, "largest and 99.9th-percentile difference", float(difference.max()), float(difference.quantile(0.999)))
     assert float(difference.quantile(0.999)) < 0.05  # a wrong range puts most of the map off by ~1
     assert float(difference.max()) < 0.3
     assert float(expected.max()) > 0.5  # the photo has text: the comparison means something

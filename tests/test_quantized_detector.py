@@ -43,7 +43,9 @@ def test_the_int8_detectors_score_maps_stay_near_float32s(monkeypatch, detectors
         expected, quantized = float32(batch)[0], int8(batch)[0]
     assert quantized.dtype == torch.float32 and quantized.shape == expected.shape
     difference = (quantized - expected).abs().flatten()
-    print(backend, "largest and 99.9th-percentile difference", float(difference.max()), float(difference.quantile(0.999)))
+    print(
+        backend, "largest and 99.9th-percentile difference", float(difference.max()), float(difference.quantile(0.999))
+    )
     assert float(difference.quantile(0.999)) < 0.05  # a wrong range puts most of the map off by ~1
     assert float(difference.max()) < 0.3
     assert float(expected.max()) > 0.5  # the photo has text: the comparison means something

@@ -2,10 +2,10 @@
 
 Runs EasyOCR's float32 detector with an observer after each quantized layer over the 18 EU and
 BR car photos of the bundled sample (datasets/sample), each on the canvas localize gives it,
-one thread, and writes what the observers saw, with its manifest. The same photos are also in
-openalpr-eu and openalpr-br. Adding each photo at half its canvas, or the sample's 30 crops as
-read_crop sees them, made the score maps of 8 EU/BR photos at 1280x720 and 4 CN photos further
-from float32's (largest difference 0.18 -> 0.62 and 0.53; RESULTS.md §0, "The detector in
+on two threads (the order of the sums: the shipped ranges were observed so), and writes what
+the observers saw, with its manifest. The same photos are also in openalpr-eu and openalpr-br.
+Adding each photo at half its canvas, or the sample's 30 crops as read_crop sees them, made the
+score maps of 8 EU/BR photos at 1280x720 and 4 CN photos further from float32's (largest difference 0.18 -> 0.62 and 0.53; RESULTS.md §0, "The detector in
 int8").
 
 Reproduce the shipped ranges (seconds; the same bytes on every run):
@@ -27,6 +27,7 @@ from platesearch.media import file_sha256
 from platesearch.quantized_detector import RANGES, RANGES_MANIFEST, observed_detector, observed_ranges
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
+CALIBRATION_THREADS = 2  # float sums split the same way on every machine
 
 
 def calibration_inputs(sample: Path) -> list[tuple[str, torch.Tensor]]:
@@ -45,8 +46,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.sample / "photos" / "images").is_dir():
         parser.error(f"{args.sample} holds no photos/images folder: give the bundled sample (datasets/sample)")
-    torch.set_num_threads(1)  # the observers' sums in one fixed order
     observed = observed_detector(plain_reader().detector)
+    torch.set_num_threads(CALIBRATION_THREADS)  # after plain_reader, which sets the process's budget
     inputs = calibration_inputs(args.sample)
     with torch.no_grad():
         for _, batch in inputs:

@@ -8,8 +8,8 @@ themselves; activations need ranges, observed once on the bundled sample photos
 (`experiments/calibrate_detector.py` writes RANGES and its manifest) and shipped, so every
 process quantizes the same way and none looks at data to start. Activations get 8 bits where
 the CPU has VNNI (torch's onednn backend); torch's x86 backend keeps 7 to avoid overflow
-without it, and with 7 bits a weak small plate's text scored too low to be found (RESULTS.md
-§0, "The detector in int8"; BENCHMARKS.md).
+without it. Either way weak text scores lower than in float, and some weak plates go unfound
+or misread: never the default (RESULTS.md §0, "The detector in int8"; BENCHMARKS.md).
 """
 
 from __future__ import annotations

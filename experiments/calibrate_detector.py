@@ -5,8 +5,8 @@ BR car photos of the bundled sample (datasets/sample), each on the canvas locali
 on two threads (the order of the sums: the shipped ranges were observed so), and writes what
 the observers saw, with its manifest. The same photos are also in openalpr-eu and openalpr-br.
 Adding each photo at half its canvas, or the sample's 30 crops as read_crop sees them, made the
-score maps of 8 EU/BR photos at 1280x720 and 4 CN photos further from float32's (largest difference 0.18 -> 0.62 and 0.53; RESULTS.md §0, "The detector in
-int8").
+score maps of 8 EU/BR photos at 1280x720 and 4 CN photos further from float32's (largest
+difference 0.18 -> 0.62 and 0.53; RESULTS.md §0, "The detector in int8").
 
 Reproduce the shipped ranges (seconds; the same bytes on every run):
 

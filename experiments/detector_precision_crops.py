@@ -20,7 +20,6 @@ import cv2
 
 import platesearch.localize as localize_module
 from platesearch.datasets import load_dataset
-from platesearch.quantized_detector import int8_detector
 from platesearch.runtime import configure_torch
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -35,8 +34,8 @@ def main() -> None:
     configure_torch(1)
     reader = localize_module.get_reader()
     detectors = {
-        "bfloat16": localize_module._channels_last_detector(localize_module.plain_reader().detector, bfloat16=True),
-        "int8": int8_detector(localize_module.plain_reader().detector),
+        precision: localize_module.detector_in(localize_module.plain_reader().detector, precision)
+        for precision in ("bfloat16", "int8")
     }
     results = {}
     for name in SETS:

@@ -196,13 +196,16 @@ def get_reader():
     """One EasyOCR reader per process, on the CPU, from local weights only, its networks set to
     run fast (detector_precision)."""
     reader = plain_reader()
-    precision = detector_precision()
-    if precision == "int8":
-        reader.detector = int8_detector(reader.detector)
-    else:
-        reader.detector = _channels_last_detector(reader.detector, bfloat16=precision == "bfloat16")
+    reader.detector = detector_in(reader.detector, detector_precision())
     reader.recognizer = _channels_last_recognizer(reader.recognizer)
     return reader
+
+
+def detector_in(craft, precision: str):
+    """EasyOCR's float32 detector set to compute in `precision` (runtime.DETECTOR_PRECISIONS)."""
+    if precision == "int8":
+        return int8_detector(craft)
+    return _channels_last_detector(craft, bfloat16=precision == "bfloat16")
 
 
 def plain_reader():

@@ -33,7 +33,8 @@ def quantization_backend() -> str:
     overflow, else its x86 one (7-bit activations, `reduce_range`)."""
     import torch
 
-    return "onednn" if torch.cpu._is_vnni_supported() else "x86"
+    vnni = getattr(torch.cpu, "_is_vnni_supported", None)  # private: absent from some torch builds
+    return "onednn" if vnni is not None and vnni() else "x86"
 
 
 def observed_detector(craft):

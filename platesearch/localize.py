@@ -197,7 +197,7 @@ def get_reader():
     run fast (detector_precision)."""
     reader = plain_reader()
     reader.detector = detector_in(reader.detector, detector_precision())
-    reader.recognizer = _channels_last_recognizer(reader.recognizer)
+    reader.recognizer = recognizer_in(reader.recognizer, detector_precision())
     return reader
 
 
@@ -235,7 +235,7 @@ def _channels_last_detector(craft, bfloat16: bool):
     computes it natively, it is 3-4x faster with maps within 2e-3 of float32's. Folding the batch
     norms saves 12-14 % more on a 960x544 canvas in float32 (maps within 2e-7) and about 10 % in
     bfloat16 (AVX-512, one thread), where the new rounding moves a box edge by a pixel or so in
-    about one photo in four. Recognition stays float32: its readings moved in bfloat16."""
+    about one photo in four. The recognizers' features follow it (recognizer_in)."""
     return _channels_last(_fold_batch_norms(craft), bfloat16)
 
 
@@ -255,14 +255,19 @@ def _fold_batch_norms(net):
     return fuse_modules(net.eval(), pairs)
 
 
-def _channels_last_recognizer(recognizer):
-    """EasyOCR's recognizer with its convolutions in channels-last layout, still float32: a
-    512x64 plate image in about 12 % less CPU (AVX-512, one thread: 22.7 ms against 25.7-26.8).
-    Its features equal the plain network's to rounding, but EasyOCR quantizes the LSTM after them
-    dynamically, so a near-tie reading can move (of 40 photos' dozens of readings each, one or
-    more moved in 14; what that did to search: BENCHMARKS.md). Its batch norms stay: folded,
-    they saved nothing and moved a reading of the sample's 30 plate crops."""
-    return _channels_last(recognizer, bfloat16=False)
+def recognizer_in(recognizer, precision: str):
+    """EasyOCR's recognizer network (its english_g2, or the same network fine-tuned,
+    smeared_text.py) with its convolutional features in channels-last layout, and computed in
+    bfloat16 when the detector is (`precision`, runtime.detector_precision); its LSTM and
+    prediction stay float32 (EasyOCR quantizes its LSTM dynamically, which takes float32 only).
+    In float32 the features equal the plain network's to rounding and a 512x64 plate image takes
+    about 12 % less CPU (AVX-512, one thread: 22.7 ms against 25.7-26.8); folding its batch norms
+    saved nothing. In bfloat16 a 1280x720 photo's localize takes about 19 % less CPU on a Xeon
+    with AMX, the two recognizers' features half or less (BENCHMARKS.md, "The recognizers'
+    features in bfloat16"). Readings near a tie can move either way: over every photo set the
+    default top-1 moved as RESULTS.md §0 "The recognizers' features in bfloat16" shows."""
+    recognizer.FeatureExtraction = _channels_last(recognizer.FeatureExtraction, bfloat16=precision == "bfloat16")
+    return recognizer
 
 
 def _channels_last(net, bfloat16: bool):

@@ -70,7 +70,8 @@ class SmearedTextReader:
         import torch
         from easyocr.model.vgg_model import Model
 
-        from platesearch.localize import get_reader
+        from platesearch.localize import get_reader, recognizer_in
+        from platesearch.runtime import detector_precision
 
         expected = json.loads(manifest.read_text())["sha256"]
         if file_sha256(weights) != expected:
@@ -79,8 +80,7 @@ class SmearedTextReader:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         model = Model(num_class=len(self.characters), **NETWORK)
         model.load_state_dict({k: v.float() for k, v in state.items()})
-        model.eval()
-        self.model = model
+        self.model = recognizer_in(model.eval(), detector_precision())
         self.allowed = allowed_classes(self.characters)
 
     def read(self, crops: list[np.ndarray]) -> list[str]:

@@ -496,25 +496,38 @@ def test_channels_last_detector_keeps_the_score_maps(sample, bfloat16, tolerance
 
 
 @pytest.mark.slow
-def test_channels_last_recognizer_is_the_same_network(sample):
-    """The channels-last recognizer's convolutional features equal the plain one's to rounding
-    (measured 2e-5 on values up to 45), and it reads the sample's plates the same. Its LSTM is
-    quantized dynamically by EasyOCR, so rounding can still move a reading at a near-tie."""
+@pytest.mark.parametrize("precision,tolerance,same_at_least", [("float32", 1e-3, 30), ("bfloat16", 0.5, 20)])
+def test_the_recognizers_features_stay_near_the_plain_networks(sample, precision, tolerance, same_at_least):
+    """recognizer_in's features equal the plain network's to rounding in float32 (measured 3e-5
+    on values up to 46), and it reads all 30 sample crops' binarized plates as the plain network
+    does; in bfloat16 the features stay within 0.18 and 24 of the 30 lines read the same (a
+    near-tie character or a stray mark moves: RESULTS.md §0, "The recognizers' features in
+    bfloat16"). Only the features change: the LSTM EasyOCR quantized is the plain one's."""
     import torch
 
     from platesearch.binarize import binarize
+    from platesearch.smeared_text import greedy_decode
 
-    wrapped = loc.get_reader().recognizer
-    plain = copy.deepcopy(wrapped.net).to(memory_format=torch.contiguous_format)
+    reader = loc.plain_reader()
+    plain = reader.recognizer
+    recognizer = loc.recognizer_in(copy.deepcopy(plain), precision)
+    characters = list(reader.converter.character)
+    every_class = np.ones(len(characters), bool)
     text = torch.zeros(1, 1, dtype=torch.long)
-    for path in sorted((sample / "crops" / "images").glob("*"))[:5]:
+    largest, same = 0.0, 0
+    crops = sorted((sample / "crops" / "images").glob("*"))
+    assert len(crops) == 30
+    for path in crops:
         plate = binarize(read_image(path))
         batch = torch.from_numpy(plate.astype(np.float32) / 127.5 - 1.0)[None, None]
         with torch.no_grad():
-            expected = plain.FeatureExtraction(batch)
-            features = wrapped.net.FeatureExtraction(batch.contiguous(memory_format=torch.channels_last))
-            assert float((features - expected).abs().max()) < 1e-3
-            assert torch.equal(wrapped(batch, text).argmax(-1), plain(batch, text).argmax(-1))
+            features = recognizer.FeatureExtraction(batch)
+            assert features.dtype == torch.float32
+            largest = max(largest, float((features - plain.FeatureExtraction(batch)).abs().max()))
+            lines = [greedy_decode(net(batch, text).numpy(), characters, every_class)[0] for net in (recognizer, plain)]
+        same += lines[0] == lines[1]
+    assert largest < tolerance
+    assert same >= same_at_least
 
 
 @pytest.mark.slow

@@ -263,7 +263,7 @@ def recognizer_in(recognizer, precision: str):
     In float32 the features equal the plain network's to rounding and a 512x64 plate image takes
     about 12 % less CPU (AVX-512, one thread: 22.7 ms against 25.7-26.8); folding its batch norms
     saved nothing. In bfloat16 a 1280x720 photo's localize takes about 19 % less CPU on a Xeon
-    with AMX, the two recognizers' features half or less (BENCHMARKS.md, "The recognizers'
+    with AMX, the two recognizers about half (BENCHMARKS.md, "The recognizers'
     features in bfloat16"). Readings near a tie can move either way: over every photo set the
     default top-1 moved as RESULTS.md §0 "The recognizers' features in bfloat16" shows."""
     recognizer.FeatureExtraction = _channels_last(recognizer.FeatureExtraction, bfloat16=precision == "bfloat16")

@@ -195,9 +195,9 @@ def easyocr_model_dir() -> str:
 def get_reader():
     """One EasyOCR reader per process, on the CPU, from local weights only, its networks set to
     run fast (detector_precision)."""
-    reader = plain_reader()
-    reader.detector = detector_in(reader.detector, detector_precision())
-    reader.recognizer = recognizer_in(reader.recognizer, detector_precision())
+    reader, precision = plain_reader(), detector_precision()
+    reader.detector = detector_in(reader.detector, precision)
+    reader.recognizer = recognizer_in(reader.recognizer, precision)
     return reader
 
 

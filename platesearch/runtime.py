@@ -127,9 +127,10 @@ def detector_precision() -> str:
     There bfloat16 is 3-4x faster than float32 (BENCHMARKS.md), and CPUs without it would
     emulate it slower than float32. The recognizers' features follow it in bfloat16
     (localize.recognizer_in); with "float32" or "int8" they compute in float32. "int8" is asked
-    for, never chosen: it indexes 1.3-1.7x faster than bfloat16 on a CPU without AMX, but over
-    every photo set it lost 19 top-1 hits of 2,343 and gained 4, where the text is weak
-    (quantized_detector.py, RESULTS.md §0, "The detector in int8").
+    for, never chosen: it indexes 1.3-1.7x faster than bfloat16 on a CPU without AMX, and 1.4x
+    faster than float32 on one with AVX2 only, but over every photo set it lost 19 top-1 hits
+    of 2,343 and gained 4, where the text is weak (quantized_detector.py, RESULTS.md §0, "The
+    detector in int8"; BENCHMARKS.md).
     """
     import torch
 

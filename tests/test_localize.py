@@ -15,6 +15,7 @@ from platesearch.datasets import load_dataset
 from platesearch.media import read_image
 from platesearch.metrics import box_iou
 from platesearch.restore import DetectionViews
+from platesearch.runtime import detector_precision
 from platesearch.textmatch import best_reading
 
 
@@ -651,15 +652,30 @@ def test_cli_localize_prints_one_json_line_per_photo(sample, tmp_path):
     assert "error" in rows[2]
 
 
+# Where JIY4434 pasted at 49 px lands (its rng seed) in a 1920x1080 frame such that the detector
+# finds it only through a weak box, by the precision the detector computes in (measured: seeds
+# 0-5 in bfloat16, 0-7 in float32 on an AVX2 CPU, where seed 2 is not found at all).
+ONLY_WEAKLY_ANSWERED_AT_SEED = {"bfloat16": 2, "float32": 1}
+
+
 @pytest.mark.slow
 def test_a_plate_the_detector_answers_only_weakly_is_found_at_zoom(sample, make_stress, monkeypatch):
     """A 49-pixel plate (characters 10 px high) in a 1920x1080 frame passes no threshold of the
     whole-photo pass; a weak box on it, looked at closer, finds it. (The detector's answer to it
-    hangs on where it lands: of this plate pasted at rng seeds 0-5, seeds 2, 4 and 5 find it at
-    the full-size canvas, seed 2 only through a weak box; RESULTS.md §0, "1920x1080 frames".)"""
+    hangs on where it lands and on its precision: in bfloat16, of this plate pasted at rng seeds
+    0-5, seeds 2, 4 and 5 find it at the full-size canvas, seed 2 only through a weak box; in
+    float32 seeds 1, 4, 5 and 6 of 0-7, all but 4 only through a weak box; RESULTS.md §0,
+    "1920x1080 frames".)"""
+    precision = detector_precision()
+    if precision not in ONLY_WEAKLY_ANSWERED_AT_SEED:
+        pytest.skip(f"no placement measured for the {precision} detector")
     item = next(i for i in load_dataset(sample / "photos").items if i.plate == "JIY4434")
     frame, box = make_stress.paste_into_frame(
-        read_image(item.path), item.box, (1920, 1080), 49, np.random.default_rng(2)
+        read_image(item.path),
+        item.box,
+        (1920, 1080),
+        49,
+        np.random.default_rng(ONLY_WEAKLY_ANSWERED_AT_SEED[precision]),
     )
 
     def best_iou() -> float:

@@ -46,13 +46,24 @@ def test_labels_from_another_file_keep_image_paths_relative_to_the_dataset(tmp_p
         load_dataset(dataset_dir, elsewhere / "nowhere.csv")
 
 
-def test_real_crops_end_to_end(sample, tmp_path):
+def test_real_crops_end_to_end(sample, sample_crops_index, tmp_path):
+    """The function indexes the crops itself; the command queries the session's index of them."""
     report = evaluate_dataset(sample / "crops", ks=(1, 3))
     assert report.metrics["queries"] == len(load_dataset(sample / "crops").plates)
     assert report.metrics["top1"] >= 0.9  # measured with the shipped model: 0.967 (29 of 30)
     assert report.metrics["top3"] >= report.metrics["top1"]
     result = CliRunner().invoke(
-        app, ["evaluate", str(sample / "crops"), "--k", "1,3", "--report", str(tmp_path / "r.md")]
+        app,
+        [
+            "evaluate",
+            str(sample / "crops"),
+            "--index",
+            str(sample_crops_index),
+            "--k",
+            "1,3",
+            "--report",
+            str(tmp_path / "r.md"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "top-1" in result.output and (tmp_path / "r.md").read_text().startswith("# Evaluation")
@@ -107,8 +118,9 @@ def test_misses_for_a_photo_labelled_one_character_away_are_flagged(monkeypatch,
 
 
 @pytest.mark.slow
-def test_cli_evaluate_prints_the_baseline_beside(sample):
-    result = CliRunner().invoke(app, ["evaluate", str(sample / "crops"), "-k", "1", "--baseline"])
+def test_cli_evaluate_prints_the_baseline_beside(sample, sample_crops_index):
+    command = ["evaluate", str(sample / "crops"), "--index", str(sample_crops_index), "-k", "1", "--baseline"]
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if "queries" in line]
     assert len(lines) == 2 and "[hybrid]" in lines[0] and "[baseline]" in lines[1]

@@ -246,27 +246,26 @@ def test_cli_convert_to_ivf_keeps_the_results(crops_index, tmp_path, monkeypatch
 
 
 def test_parallel_indexing_matches_in_process(tmp_path, sample):
-    """12 of the sample crops (each read three times here), one of them corrupt."""
+    """8 of the sample crops (each read twice here: in process and in 2 workers; the video test
+    takes 1 worker), and a corrupt file."""
     folder = tmp_path / "crops"
     folder.mkdir()
-    items = load_dataset(sample / "crops").items[:12]
+    items = load_dataset(sample / "crops").items[:8]
     for item in items:
         shutil.copy(item.path, folder / item.path.name)
     (folder / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    plates = [item.plate for item in items[:8]]
+    plates = [item.plate for item in items]
     found = {}
-    for workers in (0, 1, 2):
+    for workers in (0, 2):
         with PlateIndex.create(tmp_path / f"index-{workers}") as plate_index:
             report = plate_index.add([folder], crops=True, workers=workers)
-            assert report.indexed == 12 and [p.rsplit("/", 1)[-1] for p, _ in report.failed] == ["corrupt.jpg"]
+            assert report.indexed == 8 and [p.rsplit("/", 1)[-1] for p, _ in report.failed] == ["corrupt.jpg"]
             assert all(report.seconds[stage] > 0 for stage in ("hash", "decode", "binarize", "embed", "add", "commit"))
             assert plate_index.stats()["failed"] == 1
             found[workers] = [plate_index.search(p, k=3, method="embedding") for p in plates]
-    for workers in (1, 2):
-        assert [[r.path for r in rs] for rs in found[0]] == [[r.path for r in rs] for rs in found[workers]]
-    assert np.allclose(
-        [[r.score for r in rs] for rs in found[0]], [[r.score for r in rs] for rs in found[2]], atol=1e-4
-    )
+    assert [[r.path for r in rs] for rs in found[0]] == [[r.path for r in rs] for rs in found[2]]
+    scores = {workers: [r.score for rs in found[workers] for r in rs] for workers in (0, 2)}  # the same paths: flat
+    assert np.allclose(scores[0], scores[2], atol=1e-4)
 
 
 def test_a_folder_that_is_not_an_index_is_never_written_into(tmp_path):

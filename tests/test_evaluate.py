@@ -52,19 +52,8 @@ def test_real_crops_end_to_end(sample, sample_crops_index, tmp_path):
     assert report.metrics["queries"] == len(load_dataset(sample / "crops").plates)
     assert report.metrics["top1"] >= 0.9  # measured with the shipped model: 0.967 (29 of 30)
     assert report.metrics["top3"] >= report.metrics["top1"]
-    result = CliRunner().invoke(
-        app,
-        [
-            "evaluate",
-            str(sample / "crops"),
-            "--index",
-            str(sample_crops_index),
-            "--k",
-            "1,3",
-            "--report",
-            str(tmp_path / "r.md"),
-        ],
-    )
+    command = ["evaluate", str(sample / "crops"), "--index", str(sample_crops_index), "--k", "1,3"]
+    result = CliRunner().invoke(app, [*command, "--report", str(tmp_path / "r.md")])
     assert result.exit_code == 0, result.output
     assert "top-1" in result.output and (tmp_path / "r.md").read_text().startswith("# Evaluation")
 

@@ -11,19 +11,19 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from pi_heif import register_heif_opener
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+register_heif_opener()  # HEIC/HEIF, phones' default, decoded by libheif: Pillow reads them as any other photo
 
 DEFAULT_MAX_PIXELS = 100_000_000  # refuse decompression bombs above 100 megapixels
 EXIF_IFD, EXIF_DATETIME_ORIGINAL, EXIF_DATETIME = 0x8769, 36867, 306  # EXIF tags (the Exif sub-IFD, and two times)
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mts", ".wmv", ".3gp"})  # video.py
 # Files a user may expect to be read and that are not: said so, not skipped without a word.
-NOT_SUPPORTED = {
-    **dict.fromkeys((".heic", ".heif", ".avif"), "HEIC/HEIF/AVIF photos are not read: convert them to JPEG"),
-    **dict.fromkeys(
-        VIDEO_SUFFIXES, "a video: `platesearch index` reads videos (without --crops), this command does not"
-    ),
-}
+NOT_SUPPORTED = dict.fromkeys(
+    VIDEO_SUFFIXES, "a video: `platesearch index` reads videos (without --crops), this command does not"
+)
 
 
 def absolute_path(path: Path | str) -> Path:

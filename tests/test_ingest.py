@@ -94,20 +94,22 @@ def test_a_stop_ends_the_run_early_and_keeps_what_is_done(store, crops):
     assert run(store, [crops]).indexed == 25  # the next run goes on from there
 
 
-def test_video_and_heic_files_are_counted_not_silently_skipped(tmp_path, sample):
-    """Photos-only walks (crops, localize) count videos; the indexer's walk takes them."""
+def test_videos_and_other_files_are_counted_not_silently_skipped(tmp_path, sample):
+    """Photos-only walks (crops, localize) count videos; the indexer's walk takes them. Phones'
+    HEIC and AVIF photos are photos."""
     folder = tmp_path / "mixed"
     folder.mkdir()
     shutil.copy(next((sample / "crops" / "images").iterdir()), folder / "a.png")
-    for name in ("clip.mp4", "clip2.MOV", "phone.heic", "notes.txt"):
+    for name in ("clip.mp4", "clip2.MOV", "phone.HEIC", "phone2.avif", "notes.txt"):
         (folder / name).write_bytes(b"x")
     not_images: dict[str, int] = {}
-    assert [p.name for p in iter_image_files([folder], not_images=not_images)] == ["a.png"]
-    assert not_images == {".mp4": 1, ".mov": 1, ".heic": 1, ".txt": 1}
+    found = [p.name for p in iter_image_files([folder], not_images=not_images)]
+    assert found == ["a.png", "phone.HEIC", "phone2.avif"]
+    assert not_images == {".mp4": 1, ".mov": 1, ".txt": 1}
     not_media: dict[str, int] = {}
     found = [p.name for p in iter_image_files([folder], not_images=not_media, videos=True)]
-    assert found == ["a.png", "clip.mp4", "clip2.MOV"]
-    assert not_media == {".heic": 1, ".txt": 1}
+    assert found == ["a.png", "clip.mp4", "clip2.MOV", "phone.HEIC", "phone2.avif"]
+    assert not_media == {".txt": 1}
 
 
 @pytest.mark.slow

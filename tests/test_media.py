@@ -1,10 +1,14 @@
 """Every image-reading edge case: orientation, modes, bit depth, broken and hostile files."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from platesearch.media import ImageReadError, read_image
+
+DATA = Path(__file__).parent / "data"
 
 
 def save(tmp_path, name, image: Image.Image, **kwargs):
@@ -19,6 +23,31 @@ def test_exif_orientation_is_applied(tmp_path):
     exif[0x0112] = 6  # rotate 90 clockwise to display
     path = save(tmp_path, "rotated.jpg", image, exif=exif)
     assert read_image(path).shape == (40, 20, 3)
+
+
+def test_a_phones_heic_photo_reads_upright_as_its_jpeg(sample):
+    """HEIC, iPhones' default: a sample photo stored turned, its turn in the file (tests/data)."""
+    heic = read_image(DATA / "eu-test_003-turned.heic")
+    jpeg = read_image(sample / "photos" / "images" / "eu-test_003.jpg")
+    assert heic.shape == jpeg.shape  # turned back: 397 rows of 530, not 530 of 397
+    assert np.abs(heic.astype(int) - jpeg).mean() < 4  # the same picture, up to compression
+
+
+def test_a_cut_heic_file_is_one_clear_error(tmp_path):
+    cut = tmp_path / "cut.heic"
+    cut.write_bytes((DATA / "eu-test_003-turned.heic").read_bytes()[:10_000])
+    with pytest.raises(ImageReadError, match="not an image"):
+        read_image(cut)
+
+
+def test_an_avif_photo_reads_upright_as_its_jpeg(tmp_path, sample):
+    jpeg_path = sample / "photos" / "images" / "eu-test_003.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = Image.open(jpeg_path).transpose(Image.Transpose.ROTATE_90)
+    avif = read_image(save(tmp_path, "phone.avif", turned, quality=60, exif=exif))
+    jpeg = read_image(jpeg_path)
+    assert avif.shape == jpeg.shape and np.abs(avif.astype(int) - jpeg).mean() < 4
 
 
 @pytest.mark.parametrize("mode", ["L", "1", "P", "RGBA", "LA", "CMYK"])

@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from platesearch.datasets import load_dataset
 from platesearch.model import default_embedder
 from platesearch.pipeline import PlateIndex
 from platesearch.store import IndexManifest, IndexStore, IndexStoreError
+from platesearch.textmatch import confusable_canonical
 
 # Measured with the shipped model on the 30 bundled crops (held-out plates): 29 of 30 at rank 1.
 CROPS_TOP1_FLOOR = 0.9
@@ -131,6 +133,25 @@ def test_cli_sheet_is_a_png(crops_index, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_phones_heic_photo_is_indexed_and_found(tmp_path, sample):
+    """A HEIC photo (tests/data: a sample photo stored turned, as phones store it), beside two
+    other photos, is indexed and answers its plate's query first, read as that plate."""
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    heic = folder / "IMG_0001.HEIC"
+    shutil.copy(Path(__file__).parent / "data" / "eu-test_003-turned.heic", heic)
+    for name in ("eu-test_005.jpg", "br-JIY4434.jpg"):
+        shutil.copy(sample / "photos" / "images" / name, folder / name)
+    indexed = CliRunner().invoke(app, ["index", str(folder), "--index", str(tmp_path / "idx")])
+    assert indexed.exit_code == 0, indexed.output
+    assert "indexed 3 images " in indexed.output
+    found = CliRunner().invoke(app, ["query", "SI819AK", "--index", str(tmp_path / "idx"), "--json"])
+    assert found.exit_code == 0, found.output
+    first = json.loads(found.stdout)[0]
+    assert first["path"] == str(heic)
+    assert confusable_canonical(first["reading"]) == confusable_canonical("SI819AK")  # S1819AK: 1 for I
 
 
 def test_failed_files_are_recorded_and_the_run_goes_on(tmp_path, sample):

@@ -43,7 +43,7 @@ from platesearch.datasets import is_validation_plate, load_dataset
 from platesearch.degrade import line_kernel
 from platesearch.localize import easyocr_model_dir, lit
 from platesearch.media import file_sha256, read_image
-from platesearch.restore import MAX_BLUR, MIN_BLUR, deconvolved
+from platesearch.restore import MAX_BLUR, MAX_RADIUS, MIN_BLUR, MIN_RADIUS, deconvolved, disk, refocused
 from platesearch.smeared_text import MANIFEST, WEIGHTS, allowed_classes, greedy_decode, prepared_line
 from platesearch.synth import random_plate_text, synthetic_plate_photo
 
@@ -83,18 +83,48 @@ def cut(image: np.ndarray, box, rng: np.random.Generator) -> np.ndarray:
 
 def smeared(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The crop as the pipeline reads it from a smeared photo after restore's deconvolution."""
-    scale = int(rng.integers(50, 161)) / crop.shape[1]
-    crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     pad = 16
-    crop = cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    crop = shrunk(crop, rng, pad)
     length = int(rng.integers(MIN_BLUR, MAX_BLUR + 1))
     kernel = line_kernel(length, rng.uniform(-25, 25))
     crop = cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6))
-    crop = cv2.GaussianBlur(crop, (0, 0), rng.uniform(0.3, 1.2))
-    quality = int(rng.integers(45, 86))
-    crop = cv2.imdecode(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+    crop = jpeg(cv2.GaussianBlur(crop, (0, 0), rng.uniform(0.3, 1.2)), rng)
     estimate = int(np.clip(length - 1 + rng.integers(-2, 3), MIN_BLUR, MAX_BLUR))
     return lit(deconvolved(crop, estimate)[pad:-pad, pad:-pad])
+
+
+def shrunk(crop: np.ndarray, rng: np.random.Generator, pad: int = 16) -> np.ndarray:
+    """The crop shrunk so the plate is 50-160 px wide, `pad` px of its border replicated around."""
+    scale = int(rng.integers(50, 161)) / crop.shape[1]
+    crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+
+
+def jpeg(crop: np.ndarray, rng: np.random.Generator, qualities: tuple[int, int] = (45, 86)) -> np.ndarray:
+    quality = int(rng.integers(*qualities))
+    return cv2.imdecode(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+
+
+def as_read(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The crop as the pipeline reads it in any photo (`--conditions as-read`), not only in a
+    smeared one: half the time smeared and deconvolved (`smeared`); else sharp, lightly smeared
+    (3-5 px) and read as it is (a photo perhaps smeared, or not taken as smeared), or out of
+    focus (a disk of 1.5-3 px) read as it is or refocused at its radius give or take 0.5 px."""
+    condition = rng.choice(["smeared", "sharp", "lightly smeared", "out of focus"], p=[0.5, 0.15, 0.2, 0.15])
+    if condition == "smeared":
+        return smeared(crop, rng)
+    pad = 16
+    crop = shrunk(crop, rng, pad)
+    if condition == "lightly smeared":
+        kernel = line_kernel(int(rng.integers(3, 6)), rng.uniform(-20, 20))
+        crop = cv2.GaussianBlur(cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6)), (0, 0), rng.uniform(0.5, 1.0))
+    elif condition == "out of focus":
+        radius = rng.uniform(1.5, 3.0)
+        crop = jpeg(cv2.filter2D(crop, -1, disk(radius)), rng, (55, 81))
+        if rng.random() < 0.5:
+            crop = refocused(crop, float(np.clip(radius + rng.uniform(-0.5, 0.5), MIN_RADIUS, MAX_RADIUS)))
+        return lit(crop[pad:-pad, pad:-pad])
+    return lit(jpeg(crop, rng)[pad:-pad, pad:-pad])
 
 
 def base_recognizer():
@@ -124,6 +154,13 @@ def main() -> None:
     parser.add_argument("--synthetic", type=float, default=0.3, help="share of synthetic plates in a batch")
     parser.add_argument("--val-every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--conditions",
+        choices=("smeared", "as-read"),
+        default="smeared",
+        help="smeared (the shipped weights): every training crop smeared and deconvolved; as-read: also "
+        "sharp, lightly smeared and out-of-focus crops, as the pipeline reads every photo's candidates",
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -170,7 +207,8 @@ def main() -> None:
                 image, box, plate = train[rng.integers(len(train))]
                 texts.append(plate)
                 crops.append(cut(image, box, rng))
-        lines = torch.from_numpy(np.stack([prepared_line(smeared(c, rng)) for c in crops])[:, None])
+        degrade = smeared if args.conditions == "smeared" else as_read
+        lines = torch.from_numpy(np.stack([prepared_line(degrade(c, rng)) for c in crops])[:, None])
         targets, lengths = converter.encode(texts)
         log_probs = model(lines, None).log_softmax(2).permute(1, 0, 2)  # [steps, batch, classes] for CTC
         loss = ctc(log_probs, targets, torch.full((len(texts),), log_probs.shape[0], dtype=torch.int32), lengths)

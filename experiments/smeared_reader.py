@@ -20,6 +20,11 @@ also reads crop files (`index --crops`), and it trains on both crop sets: on the
 measured with the same recipe trained on the other set alone (`--datasets`, RESULTS.md §0,
 "The reader on crop sets").
 
+`--conditions as-read` trains on crops as the pipeline reads every photo's candidates instead:
+half smeared and deconvolved as above, the rest sharp, lightly smeared and read as they are, or
+out of focus and read as they are or refocused (measured as a second reader, not shipped:
+experiments/RESULTS.md §0, "A reader trained on crops as they are read").
+
 Reproduce the shipped weights (about 40 min on 2 cores), then copy the two files written to
 --out into platesearch/weights/:
 
@@ -101,6 +106,7 @@ def shrunk(crop: np.ndarray, rng: np.random.Generator, pad: int = 16) -> np.ndar
 
 
 def jpeg(crop: np.ndarray, rng: np.random.Generator, qualities: tuple[int, int] = (45, 86)) -> np.ndarray:
+    """The crop JPEG-compressed at a quality drawn from `qualities` (high end excluded)."""
     quality = int(rng.integers(*qualities))
     return cv2.imdecode(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
 

@@ -81,9 +81,11 @@ def test_the_shipped_weights_read_plates_they_never_saw_where_easyocr_does_not(s
     assert fine_tuned_exact >= 20 and fine_tuned_exact >= stock_exact + 8, (fine_tuned_exact, stock_exact)
 
 
-def test_the_training_script_runs_and_writes_weights_the_reader_loads(tmp_path, monkeypatch):
+@pytest.mark.parametrize("conditions", ["smeared", "as-read"])
+def test_the_training_script_runs_and_writes_weights_the_reader_loads(tmp_path, monkeypatch, conditions):
     """Two steps on a few rendered plates: the command that reproduces the shipped weights runs
-    end to end and writes weights and a manifest that SmearedTextReader accepts."""
+    end to end and writes weights and a manifest that SmearedTextReader accepts (and so does its
+    `--conditions as-read` recipe, measured but not shipped)."""
     data = tmp_path / "data" / "rendered"
     (data / "images").mkdir(parents=True)
     plates = ["AB1234", "KT4081", "XY9876", "MN5521", "QR7310", "CD2468", "EF1357", "GH8642"]
@@ -100,6 +102,7 @@ def test_the_training_script_runs_and_writes_weights_the_reader_loads(tmp_path, 
     out = tmp_path / "out"
     argv = ["smeared_reader.py", "--out", str(out), "--data", str(tmp_path / "data"), "--datasets", "rendered"]
     argv += ["--stress", str(tmp_path / "stress"), "--steps", "2", "--batch", "2", "--val-every", "1", "--threads", "1"]
+    argv += ["--conditions", conditions]
     monkeypatch.setattr(sys, "argv", argv)
     import torch  # after the package's own import order (runtime.py)
 
@@ -110,6 +113,7 @@ def test_the_training_script_runs_and_writes_weights_the_reader_loads(tmp_path, 
         torch.set_num_threads(threads)  # the script sets its own; later tests keep theirs
     manifest = json.loads((out / st.MANIFEST.name).read_text())
     assert [h["step"] for h in manifest["history"]] == [0, 1, 2]
+    assert manifest["arguments"]["conditions"] == conditions
     assert manifest["train_crops"] + manifest["held_out_crops"] == len(plates) - 1
     reader = st.SmearedTextReader(out / st.WEIGHTS.name, out / st.MANIFEST.name)
     assert len(reader.read([render_plate("KT4081")])) == 1

@@ -54,6 +54,7 @@ from platesearch.synth import random_plate_text, synthetic_plate_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("openalpr-us-crops", "openalpr-br-crops")  # crop sets only: no photo set's plate is trained on
+PAD = 16  # px of border replicated around a training crop while it is blurred
 
 
 def stress_plates(stress: Path) -> set[str]:
@@ -88,21 +89,25 @@ def cut(image: np.ndarray, box, rng: np.random.Generator) -> np.ndarray:
 
 def smeared(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The crop as the pipeline reads it from a smeared photo after restore's deconvolution."""
-    pad = 16
-    crop = shrunk(crop, rng, pad)
+    crop = shrunk(crop, rng)
     length = int(rng.integers(MIN_BLUR, MAX_BLUR + 1))
-    kernel = line_kernel(length, rng.uniform(-25, 25))
-    crop = cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6))
-    crop = jpeg(cv2.GaussianBlur(crop, (0, 0), rng.uniform(0.3, 1.2)), rng)
+    crop = jpeg(cv2.GaussianBlur(along_line(crop, length, rng.uniform(-25, 25)), (0, 0), rng.uniform(0.3, 1.2)), rng)
     estimate = int(np.clip(length - 1 + rng.integers(-2, 3), MIN_BLUR, MAX_BLUR))
-    return lit(deconvolved(crop, estimate)[pad:-pad, pad:-pad])
+    return lit(deconvolved(crop, estimate)[PAD:-PAD, PAD:-PAD])
 
 
-def shrunk(crop: np.ndarray, rng: np.random.Generator, pad: int = 16) -> np.ndarray:
-    """The crop shrunk so the plate is 50-160 px wide, `pad` px of its border replicated around."""
+def shrunk(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The crop shrunk so the plate is 50-160 px wide, PAD px of its border replicated around
+    (the blurs and the deconvolution then do not reach the plate from outside the image)."""
     scale = int(rng.integers(50, 161)) / crop.shape[1]
     crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    return cv2.copyMakeBorder(crop, PAD, PAD, PAD, PAD, cv2.BORDER_REPLICATE)
+
+
+def along_line(crop: np.ndarray, length: int, angle: float) -> np.ndarray:
+    """The crop smeared along a `length`-px line turned `angle` degrees from the horizontal."""
+    kernel = line_kernel(length, angle)
+    return cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6))
 
 
 def jpeg(crop: np.ndarray, rng: np.random.Generator, qualities: tuple[int, int] = (45, 86)) -> np.ndarray:
@@ -119,18 +124,20 @@ def as_read(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     condition = rng.choice(["smeared", "sharp", "lightly smeared", "out of focus"], p=[0.5, 0.15, 0.2, 0.15])
     if condition == "smeared":
         return smeared(crop, rng)
-    pad = 16
-    crop = shrunk(crop, rng, pad)
+    crop = shrunk(crop, rng)
     if condition == "lightly smeared":
-        kernel = line_kernel(int(rng.integers(3, 6)), rng.uniform(-20, 20))
-        crop = cv2.GaussianBlur(cv2.filter2D(crop, -1, kernel / max(kernel.sum(), 1e-6)), (0, 0), rng.uniform(0.5, 1.0))
+        crop = along_line(crop, int(rng.integers(3, 6)), rng.uniform(-20, 20))
+        crop = cv2.GaussianBlur(crop, (0, 0), rng.uniform(0.5, 1.0))
     elif condition == "out of focus":
         radius = rng.uniform(1.5, 3.0)
         crop = jpeg(cv2.filter2D(crop, -1, disk(radius)), rng, (55, 81))
         if rng.random() < 0.5:
             crop = refocused(crop, float(np.clip(radius + rng.uniform(-0.5, 0.5), MIN_RADIUS, MAX_RADIUS)))
-        return lit(crop[pad:-pad, pad:-pad])
-    return lit(jpeg(crop, rng)[pad:-pad, pad:-pad])
+        return lit(crop[PAD:-PAD, PAD:-PAD])
+    return lit(jpeg(crop, rng)[PAD:-PAD, PAD:-PAD])
+
+
+CONDITIONS = {"smeared": smeared, "as-read": as_read}  # --conditions: how each training crop is degraded
 
 
 def base_recognizer():
@@ -162,7 +169,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--conditions",
-        choices=("smeared", "as-read"),
+        choices=tuple(CONDITIONS),
         default="smeared",
         help="smeared (the shipped weights): every training crop smeared and deconvolved; as-read: also "
         "sharp, lightly smeared and out-of-focus crops, as the pipeline reads every photo's candidates",
@@ -197,6 +204,7 @@ def main() -> None:
         model.train()
         return float(np.mean([read == plate for read, (_, _, plate) in zip(reads, val, strict=True)]))
 
+    degrade = CONDITIONS[args.conditions]
     ctc = torch.nn.CTCLoss(zero_infinity=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     history = [{"step": 0, "val_exact": val_exact()}]
@@ -213,7 +221,6 @@ def main() -> None:
                 image, box, plate = train[rng.integers(len(train))]
                 texts.append(plate)
                 crops.append(cut(image, box, rng))
-        degrade = smeared if args.conditions == "smeared" else as_read
         lines = torch.from_numpy(np.stack([prepared_line(degrade(c, rng)) for c in crops])[:, None])
         targets, lengths = converter.encode(texts)
         log_probs = model(lines, None).log_softmax(2).permute(1, 0, 2)  # [steps, batch, classes] for CTC

@@ -22,14 +22,16 @@ measured with the same recipe trained on the other set alone (`--datasets`, RESU
 
 `--conditions as-read` trains on crops as the pipeline reads every photo's candidates instead:
 half smeared and deconvolved as above, the rest sharp, lightly smeared and read as they are, or
-out of focus and read as they are or refocused (measured as a second reader, not shipped:
-experiments/RESULTS.md §0, "A reader trained on crops as they are read").
+out of focus and read as they are or refocused: the second reader of every photo's candidates
+(`as_read_text_recognizer.*`; experiments/RESULTS.md §0, "A reader trained on crops as they are
+read" and "Both readers, built").
 
-Reproduce the shipped weights (about 40 min on 2 cores), then copy the two files written to
---out into platesearch/weights/:
+Reproduce the shipped weights (about 40 min each on 2 cores), then copy the two files each run
+writes to --out into platesearch/weights/:
 
     .venv/bin/python datasets/make_stress.py
     .venv/bin/python experiments/smeared_reader.py --out runs/smeared-reader
+    .venv/bin/python experiments/smeared_reader.py --conditions as-read --out runs/reader-as-read
 """
 
 from __future__ import annotations
@@ -49,7 +51,15 @@ from platesearch.degrade import line_kernel
 from platesearch.localize import easyocr_model_dir, lit
 from platesearch.media import file_sha256, read_image
 from platesearch.restore import MAX_BLUR, MAX_RADIUS, MIN_BLUR, MIN_RADIUS, deconvolved, disk, refocused
-from platesearch.smeared_text import MANIFEST, WEIGHTS, allowed_classes, greedy_decode, prepared_line
+from platesearch.smeared_text import (
+    AS_READ_MANIFEST,
+    AS_READ_WEIGHTS,
+    MANIFEST,
+    WEIGHTS,
+    allowed_classes,
+    greedy_decode,
+    prepared_line,
+)
 from platesearch.synth import random_plate_text, synthetic_plate_photo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,6 +148,7 @@ def as_read(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 CONDITIONS = {"smeared": smeared, "as-read": as_read}  # --conditions: how each training crop is degraded
+OUTPUT = {"smeared": (WEIGHTS, MANIFEST), "as-read": (AS_READ_WEIGHTS, AS_READ_MANIFEST)}  # the files each writes
 
 
 def base_recognizer():
@@ -239,7 +250,8 @@ def main() -> None:
                 }
             )
             print(history[-1], flush=True)
-    weights = args.out / WEIGHTS.name
+    shipped_weights, shipped_manifest = OUTPUT[args.conditions]
+    weights = args.out / shipped_weights.name
     torch.save({k: v.half() for k, v in model.state_dict().items()}, weights)  # half precision: half the wheel's bytes
     manifest = {
         "sha256": file_sha256(weights),
@@ -250,7 +262,7 @@ def main() -> None:
         "held_out_crops": len(val),
         "history": history,
     }
-    (args.out / MANIFEST.name).write_text(json.dumps(manifest, indent=1) + "\n")
+    (args.out / shipped_manifest.name).write_text(json.dumps(manifest, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ reading hangs on how it is framed).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from itertools import combinations, islice, pairwise
@@ -33,7 +34,7 @@ from platesearch.plates import matching_formats
 from platesearch.quantized_detector import int8_detector
 from platesearch.restore import detection_views
 from platesearch.runtime import cache_dir, configure_torch, detector_precision
-from platesearch.smeared_text import smeared_text_reader
+from platesearch.smeared_text import fine_tuned_readers, smeared_text_reader
 from platesearch.textmatch import join_readings
 
 DEFAULT_MAX_SIDE = 640  # the smallest detector canvas (longest side); larger photos get PHOTO_SCALE of their size
@@ -824,14 +825,21 @@ def _read_by_fine_tuned_recognizer(views: tuple[np.ndarray, ...], candidates: li
     "The same reader on every photo" and "A second look at a smeared photo"). The crop inverted
     is read exactly where it was not, lit or in colour contrast, in 9 more of the 120 labelled
     plates of us-on-cars-1280 and 16 more of openalpr-br's 114, nearly all of them dark on
-    light (RESULTS.md §0, "The crop read inverted")."""
+    light (RESULTS.md §0, "The crop read inverted"). The second fine-tuned reader reads the same
+    cuts and its readings follow the first's (smeared_text.fine_tuned_readers)."""
     photo, *second_looks = views
     cuts = [_fine_tuned_cuts(photo, second_looks, c) for c in candidates]
-    reads = iter(smeared_text_reader().read([cut for of_one in cuts for cut in of_one]))
-    return [  # each candidate takes the next len(of_one) readings, in order
-        replace(c, readings=tuple(dict.fromkeys([*c.readings, *filter(None, islice(reads, len(of_one)))])))
+    every_cut = [cut for of_one in cuts for cut in of_one]
+    reads = [iter(reader.read(every_cut)) for reader in fine_tuned_readers()]
+    return [  # each candidate takes the next len(of_one) readings of each reader, in order
+        replace(c, readings=tuple(dict.fromkeys([*c.readings, *filter(None, _next_of_each(reads, len(of_one)))])))
         for c, of_one in zip(candidates, cuts, strict=True)
     ]
+
+
+def _next_of_each(reads: list[Iterator[str]], count: int) -> list[str]:
+    """The next `count` readings of the first reader, then of the second, and so on."""
+    return [reading for of_reader in reads for reading in islice(of_reader, count)]
 
 
 def _fine_tuned_cuts(photo: np.ndarray, second_looks: list[np.ndarray], candidate: Candidate) -> list[np.ndarray]:

@@ -1,4 +1,4 @@
-"""Plate text read by EasyOCR's recognizer fine-tuned on smeared plate text.
+"""Plate text read by EasyOCR's recognizer fine-tuned on degraded plate text.
 
 A photo smeared by motion is deconvolved before it is localized (restore.py), but its plates
 then show ringing and leftover smear: EasyOCR's own recognizer reads most of them 1-3
@@ -8,6 +8,11 @@ weights), reads each candidate once more, as one line; its reading is added to t
 candidate's, never put in their place. It reads every photo's candidates, not only smeared
 ones, and every crop file of `index --crops`: trained on degraded plates, it also reads dark
 and small sharp plates EasyOCR misses.
+
+A second fine-tuning of the same network, on crops as the pipeline reads them in any photo
+(sharp, lightly smeared and read as they are, out of focus; `--conditions as-read`), reads
+every photo's candidates beside it: each reads plates exactly that the other misses
+(RESULTS.md §0, "A reader trained on crops as they are read" and "Both readers, built").
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from platesearch.media import file_sha256
 
 WEIGHTS = PACKAGE_DIR / "weights" / "smeared_text_recognizer.pt"
 MANIFEST = PACKAGE_DIR / "weights" / "smeared_text_recognizer.json"
+AS_READ_WEIGHTS = PACKAGE_DIR / "weights" / "as_read_text_recognizer.pt"
+AS_READ_MANIFEST = PACKAGE_DIR / "weights" / "as_read_text_recognizer.json"
 LINE_HEIGHT, LINE_WIDTH = 64, 256  # the recognizer's input: height fixed, ratio kept, padded right to this
 MIN_HEIGHT = 64  # crops are enlarged to this height first, as read_crop enlarges them (localize.READ_MIN_HEIGHT)
 NETWORK = {"input_channel": 1, "output_channel": 256, "hidden_size": 256}  # EasyOCR's english_g2 ("generation2")
@@ -97,5 +104,12 @@ class SmearedTextReader:
 
 @cache
 def smeared_text_reader() -> SmearedTextReader:
-    """One reader per process."""
+    """The reader fine-tuned on smeared text, one per process: it alone reads crop files."""
     return SmearedTextReader()
+
+
+@cache
+def fine_tuned_readers() -> tuple[SmearedTextReader, ...]:
+    """The readers of every photo's candidates, one each per process: the smeared-text reader,
+    then the one fine-tuned on crops as they are read."""
+    return smeared_text_reader(), SmearedTextReader(AS_READ_WEIGHTS, AS_READ_MANIFEST)

@@ -256,7 +256,7 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     monkeypatch.setattr(loc, "_recognize", lambda gray, quads: read_on.append(gray) or [("AB123", 0.9)] * len(quads))
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: read_on.append(image) or candidate)
     smeared_reader = _FakeSmearedTextReader()
-    monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
+    monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (smeared_reader,))
 
     found_in_order = loc.localize(photo)
     candidates = sorted(found_in_order, key=lambda c: -c.box[0])
@@ -304,7 +304,7 @@ def test_a_photo_out_of_focus_is_detected_three_times_its_weak_boxes_kept(monkey
     monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
     smeared_reader = _FakeSmearedTextReader()
-    monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
+    monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (smeared_reader,))
 
     [candidate] = loc.localize(photo)
     second_canvas = round(loc.DEFAULT_MAX_SIDE * loc.SECOND_LOOK_CANVAS)
@@ -329,7 +329,7 @@ def _localized_as_it_is(monkeypatch, photo: np.ndarray, quad: np.ndarray):
     monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
     smeared_reader = _FakeSmearedTextReader()
-    monkeypatch.setattr(loc, "smeared_text_reader", lambda: smeared_reader)
+    monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (smeared_reader,))
     return loc.localize(photo), weak_kept, smeared_reader.crops
 
 
@@ -377,9 +377,41 @@ def test_what_only_the_inverted_crop_reads_is_a_reading_too(monkeypatch):
         def read(self, crops):
             return ["", "", "", "HAVFUN"]  # the cut, both framings, then the crop inverted
 
-    monkeypatch.setattr(loc, "smeared_text_reader", OnlyInvertedReads)
+    monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (OnlyInvertedReads(),))
     [candidate] = loc.localize(photo)
     assert candidate.readings == ("PIW2J", "HAVFUN")
+
+
+def test_both_fine_tuned_readers_read_the_same_cuts_each_candidate_taking_its_own_readings(monkeypatch):
+    """Two candidates, two readers: both read every cut; each candidate's readings are
+    EasyOCR's, then the first reader's of its own cuts, then the second's, none twice."""
+    photo = np.random.default_rng(4).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    quads = [
+        np.float32([[300, 100], [420, 100], [420, 140], [300, 140]]),
+        np.float32([[40, 200], [160, 200], [160, 240], [40, 240]]),
+    ]
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((image,)))
+    monkeypatch.setattr(loc, "_detect_photo", lambda image, max_side, *a, keep_weak: quads)
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
+    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
+
+    class NumberedReads(_FakeSmearedTextReader):
+        def read(self, crops):
+            self.crops += crops
+            return [f"{self.reading}{i}" for i in range(len(crops))]
+
+    first, second = NumberedReads("S"), NumberedReads("R")
+    second_reads = second.read  # the second also reads "AB123", already EasyOCR's, for its first cut
+    monkeypatch.setattr(second, "read", lambda crops: ["AB123", *second_reads(crops)[1:]])
+    monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (first, second))
+
+    first_found, second_found = loc.localize(photo)
+    per_candidate = 1 + len(loc.FRAMING_MARGINS) + 1  # the crop, its framings, inverted
+    assert len(first.crops) == len(second.crops) == 2 * per_candidate
+    assert all(np.array_equal(a, b) for a, b in zip(first.crops, second.crops, strict=True))
+    own, next_ones = range(per_candidate), range(per_candidate, 2 * per_candidate)
+    assert first_found.readings == ("AB123", *(f"S{i}" for i in own), *(f"R{i}" for i in own if i))
+    assert second_found.readings == ("AB123", *(f"S{i}" for i in next_ones), *(f"R{i}" for i in next_ones))
 
 
 @pytest.mark.parametrize("lamps, kept", [(False, True), (True, False)])
@@ -429,7 +461,7 @@ def test_a_photo_without_candidates_is_detected_again_with_lower_thresholds(monk
     monkeypatch.setattr(loc, "_detect_photo", detect_photo)
     monkeypatch.setattr(loc, "_candidates", lambda image, quads: [plate] if quads else [])
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
-    monkeypatch.setattr(loc, "smeared_text_reader", _FakeSmearedTextReader)
+    monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (_FakeSmearedTextReader(),))
     kept = loc.localize(np.zeros((720, 1280, 3), np.uint8))
     assert [c.box for c in kept] == [plate.box]
     first = (loc.TEXT_THRESHOLD, loc.LOW_TEXT)
@@ -535,7 +567,7 @@ def test_the_recognizers_features_stay_near_the_plain_networks(sample, precision
 def test_candidates_overlap_labelled_plates(sample, monkeypatch):
     """Boxes only: reading each candidate again (a quarter of the time) is left to the index tests."""
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
-    monkeypatch.setattr(loc, "smeared_text_reader", _FakeSmearedTextReader)
+    monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (_FakeSmearedTextReader(),))
     dataset = load_dataset(sample / "photos")
     assert len(dataset.items) >= 10
     found = 0

@@ -81,11 +81,36 @@ def test_the_shipped_weights_read_plates_they_never_saw_where_easyocr_does_not(s
     assert fine_tuned_exact >= 20 and fine_tuned_exact >= stock_exact + 8, (fine_tuned_exact, stock_exact)
 
 
-@pytest.mark.parametrize("conditions", ["smeared", "as-read"])
-def test_the_training_script_runs_and_writes_weights_the_reader_loads(tmp_path, monkeypatch, conditions):
-    """Two steps on a few rendered plates: the command that reproduces the shipped weights runs
-    end to end and writes weights and a manifest that SmearedTextReader accepts (and so does its
-    `--conditions as-read` recipe, measured but not shipped)."""
+def test_the_second_reader_reads_sample_plates_the_first_misses(sample):
+    """The sample's 30 US crops (held out of both readers' training) at 120 px wide, sharp,
+    lightly smeared, out of focus, and smeared 7 px then deconvolved: when this was written the
+    first reader read 95 of the 120 exactly, the second 91, either of them 100."""
+    rows = list(csv.DictReader((sample / "crops" / "labels.csv").open()))
+    crops = []
+    for row in rows:
+        crop = cv2.imread(str(sample / "crops" / row["image"]))
+        crop = cv2.resize(crop, None, fx=120 / crop.shape[1], fy=120 / crop.shape[1], interpolation=cv2.INTER_AREA)
+        smeared = cv2.filter2D(crop, -1, np.full((1, 7), 1 / 7, np.float32), borderType=cv2.BORDER_REPLICATE)
+        lightly = cv2.filter2D(crop, -1, np.full((1, 4), 1 / 4, np.float32), borderType=cv2.BORDER_REPLICATE)
+        crops += [lit(crop), lit(lightly), lit(cv2.GaussianBlur(crop, (0, 0), 1.6)), lit(deconvolved(smeared, 6))]
+    plates = [row["plate"] for row in rows for _ in range(4)]
+    first, second = st.fine_tuned_readers()
+    first_exact = [read == plate for read, plate in zip(first.read(crops), plates, strict=True)]
+    second_exact = [read == plate for read, plate in zip(second.read(crops), plates, strict=True)]
+    assert sum(second_exact) >= 80, sum(second_exact)
+    assert sum(a or b for a, b in zip(first_exact, second_exact, strict=True)) >= sum(first_exact) + 3
+
+
+@pytest.mark.parametrize(
+    ("conditions", "weights", "manifest"),
+    [("smeared", st.WEIGHTS, st.MANIFEST), ("as-read", st.AS_READ_WEIGHTS, st.AS_READ_MANIFEST)],
+)
+def test_the_training_script_runs_and_writes_weights_the_reader_loads(
+    tmp_path, monkeypatch, conditions, weights, manifest
+):
+    """Two steps on a few rendered plates: the command that reproduces each shipped reader's
+    weights runs end to end and writes, under the shipped names, weights and a manifest that
+    SmearedTextReader accepts."""
     data = tmp_path / "data" / "rendered"
     (data / "images").mkdir(parents=True)
     plates = ["AB1234", "KT4081", "XY9876", "MN5521", "QR7310", "CD2468", "EF1357", "GH8642"]
@@ -111,9 +136,9 @@ def test_the_training_script_runs_and_writes_weights_the_reader_loads(tmp_path, 
         runpy.run_path(str(ROOT / "experiments" / "smeared_reader.py"), run_name="__main__")
     finally:
         torch.set_num_threads(threads)  # the script sets its own; later tests keep theirs
-    manifest = json.loads((out / st.MANIFEST.name).read_text())
-    assert [h["step"] for h in manifest["history"]] == [0, 1, 2]
-    assert manifest["arguments"]["conditions"] == conditions
-    assert manifest["train_crops"] + manifest["held_out_crops"] == len(plates) - 1
-    reader = st.SmearedTextReader(out / st.WEIGHTS.name, out / st.MANIFEST.name)
+    written = json.loads((out / manifest.name).read_text())
+    assert [h["step"] for h in written["history"]] == [0, 1, 2]
+    assert written["arguments"]["conditions"] == conditions
+    assert written["train_crops"] + written["held_out_crops"] == len(plates) - 1
+    reader = st.SmearedTextReader(out / weights.name, out / manifest.name)
     assert len(reader.read([render_plate("KT4081")])) == 1

@@ -147,8 +147,10 @@ def as_read(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return lit(jpeg(crop, rng)[PAD:-PAD, PAD:-PAD])
 
 
-CONDITIONS = {"smeared": smeared, "as-read": as_read}  # --conditions: how each training crop is degraded
-OUTPUT = {"smeared": (WEIGHTS, MANIFEST), "as-read": (AS_READ_WEIGHTS, AS_READ_MANIFEST)}  # the files each writes
+CONDITIONS = {  # --conditions: how each training crop is degraded, and the shipped files the run writes
+    "smeared": (smeared, WEIGHTS, MANIFEST),
+    "as-read": (as_read, AS_READ_WEIGHTS, AS_READ_MANIFEST),
+}
 
 
 def base_recognizer():
@@ -215,7 +217,7 @@ def main() -> None:
         model.train()
         return float(np.mean([read == plate for read, (_, _, plate) in zip(reads, val, strict=True)]))
 
-    degrade = CONDITIONS[args.conditions]
+    degrade, shipped_weights, shipped_manifest = CONDITIONS[args.conditions]
     ctc = torch.nn.CTCLoss(zero_infinity=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     history = [{"step": 0, "val_exact": val_exact()}]
@@ -250,7 +252,6 @@ def main() -> None:
                 }
             )
             print(history[-1], flush=True)
-    shipped_weights, shipped_manifest = OUTPUT[args.conditions]
     weights = args.out / shipped_weights.name
     torch.save({k: v.half() for k, v in model.state_dict().items()}, weights)  # half precision: half the wheel's bytes
     manifest = {

@@ -52,20 +52,30 @@ def test_weights_that_do_not_match_their_manifest_are_refused(tmp_path):
         st.SmearedTextReader(weights, manifest)
 
 
+def _sample_crops_at_120_px(sample: Path) -> tuple[list[dict], list[np.ndarray]]:
+    """The sample's 30 US crops (plates held out of both readers' training) and each shrunk to
+    120 px wide, as in a 1280x720 photo."""
+    rows = list(csv.DictReader((sample / "crops" / "labels.csv").open()))
+    assert all(is_validation_plate(row["plate"]) for row in rows)  # never trained on
+    crops = [cv2.imread(str(sample / "crops" / row["image"])) for row in rows]
+    return rows, [
+        cv2.resize(c, None, fx=120 / c.shape[1], fy=120 / c.shape[1], interpolation=cv2.INTER_AREA) for c in crops
+    ]
+
+
+def _smeared(crop: np.ndarray, length: int) -> np.ndarray:
+    """The crop smeared `length` px along the horizontal."""
+    return cv2.filter2D(crop, -1, np.full((1, length), 1 / length, np.float32), borderType=cv2.BORDER_REPLICATE)
+
+
 def test_the_shipped_weights_read_plates_they_never_saw_where_easyocr_does_not(sample):
     """The sample's 30 US crops (plates held out of the recognizer's training), shrunk to 120 px
     wide as in a 1280x720 photo: smeared 7 px along the road and deconvolved as restore.py does,
     the fine-tuned weights read 23 exactly when this was written, EasyOCR's own 0 (read_crop);
     sharp, as every photo's candidates are also read by it, 24 against EasyOCR's 11."""
-    rows = list(csv.DictReader((sample / "crops" / "labels.csv").open()))
-    sharp, smeared = [], []
-    for row in rows:
-        assert is_validation_plate(row["plate"])  # never trained on
-        crop = cv2.imread(str(sample / "crops" / row["image"]))
-        crop = cv2.resize(crop, None, fx=120 / crop.shape[1], fy=120 / crop.shape[1], interpolation=cv2.INTER_AREA)
-        sharp.append(lit(crop))
-        blurred = cv2.filter2D(crop, -1, np.full((1, 7), 1 / 7, np.float32), borderType=cv2.BORDER_REPLICATE)
-        smeared.append(lit(deconvolved(blurred, 6)))
+    rows, crops = _sample_crops_at_120_px(sample)
+    sharp = [lit(crop) for crop in crops]
+    smeared = [lit(deconvolved(_smeared(crop, 7), 6)) for crop in crops]
 
     def exact(crops: list[np.ndarray]) -> tuple[int, int]:
         fine_tuned = st.smeared_text_reader().read(crops)
@@ -85,14 +95,11 @@ def test_the_second_reader_reads_sample_plates_the_first_misses(sample):
     """The sample's 30 US crops (held out of both readers' training) at 120 px wide, sharp,
     lightly smeared, out of focus, and smeared 7 px then deconvolved: when this was written the
     first reader read 95 of the 120 exactly, the second 91, either of them 100."""
-    rows = list(csv.DictReader((sample / "crops" / "labels.csv").open()))
+    rows, at_120 = _sample_crops_at_120_px(sample)
     crops = []
-    for row in rows:
-        crop = cv2.imread(str(sample / "crops" / row["image"]))
-        crop = cv2.resize(crop, None, fx=120 / crop.shape[1], fy=120 / crop.shape[1], interpolation=cv2.INTER_AREA)
-        smeared = cv2.filter2D(crop, -1, np.full((1, 7), 1 / 7, np.float32), borderType=cv2.BORDER_REPLICATE)
-        lightly = cv2.filter2D(crop, -1, np.full((1, 4), 1 / 4, np.float32), borderType=cv2.BORDER_REPLICATE)
-        crops += [lit(crop), lit(lightly), lit(cv2.GaussianBlur(crop, (0, 0), 1.6)), lit(deconvolved(smeared, 6))]
+    for crop in at_120:
+        crops += [lit(crop), lit(_smeared(crop, 4)), lit(cv2.GaussianBlur(crop, (0, 0), 1.6))]
+        crops.append(lit(deconvolved(_smeared(crop, 7), 6)))
     plates = [row["plate"] for row in rows for _ in range(4)]
     first, second = st.fine_tuned_readers()
     first_exact = [read == plate for read, plate in zip(first.read(crops), plates, strict=True)]

@@ -706,7 +706,7 @@ def localize(
     `detect_again_if_empty=False` skips the second detection of a photo with no candidate: for
     video frames, where empty frames are common and a plate missed in one frame is on screen in
     the next ones. A photo smeared by horizontal motion is deconvolved first (restore.py),
-    detected at two smear lengths and as it is, and cut and read deconvolved at the
+    detected at two smear lengths, and cut and read deconvolved at the
     one measured; a photo perhaps smeared is detected as it is and deconvolved, and cut and
     read as it is; a photo out of focus is detected deconvolved at two radii and as it is, and
     cut and read at the radius measured; a photo smeared, perhaps so, out of focus or dark

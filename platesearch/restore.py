@@ -1,6 +1,6 @@
-"""Photos restored before localization: a photo smeared by horizontal motion or out of focus
-is deconvolved (and looked at as it is as well), one perhaps smeared is also looked at
-deconvolved. The rules change only the photos they name; every other photo
+"""Photos restored before localization: a photo smeared by horizontal motion is deconvolved,
+one perhaps smeared is also looked at deconvolved, and one out of focus is deconvolved (and
+looked at as it is as well). The rules change only the photos they name; every other photo
 passes through as the same object, so its candidates cannot change."""
 
 from __future__ import annotations
@@ -47,11 +47,6 @@ WIENER_NOISE = 0.02
 # us-on-cars-1280-blur-2, made after it; default top-1 0.538 -> 0.546 and 0.583 -> 0.608.
 # RESULTS.md §0, "A second look at a smeared photo".
 SECOND_LOOK_SHORTER = 2
-# A lightly smeared photo (3-5 px) can measure as smeared 4-11 px, and deconvolved so far its
-# small plates ring into garble that no reader reads. A smeared photo is therefore looked at a
-# third time as it is, as a photo out of focus is: of the 71 photos taken as smeared in the three
-# lightly blurred sets, the plates read exactly went 45 -> 48 (plates found 67 either way) for
-# 29 % more CPU on those photos; RESULTS.md §0, "A smeared photo also looked at as it is".
 # Between this and BLUR_ABOVE a photo may be smeared or sharp (the first blurred set has 17
 # photos there, the other visible sets 14: 3 of us-on-cars-1280, 2 of us-on-cars-1280-b, 1 of
 # us-on-cars-1280-night-2, 1 of br-in-1920, 1 EU, 1 BR, 5 CN; none of them above). It is
@@ -177,7 +172,7 @@ class DetectionViews(NamedTuple):
 def detection_views(image: np.ndarray) -> DetectionViews:
     """The photo as the detector looks at it: a photo smeared by horizontal motion
     (motion_blur_length) deconvolved at its measured length, then again SECOND_LOOK_SHORTER px
-    shorter, then as it is; a photo perhaps smeared (PERHAPS_SMEARED_ABOVE) as it is, then deconvolved; a photo
+    shorter; a photo perhaps smeared (PERHAPS_SMEARED_ABOVE) as it is, then deconvolved; a photo
     out of focus (DEFOCUS_ABOVE) deconvolved at its measured radius, then
     DEFOCUS_SECOND_LOOK_WIDER px wider, then as it is; any other photo alone, as it is."""
     correlations = _autocorrelations(image)
@@ -187,7 +182,7 @@ def detection_views(image: np.ndarray) -> DetectionViews:
     if score > BLUR_ABOVE:
         length = smear_length(image)
         shorter = max(1, length - SECOND_LOOK_SHORTER)
-        return DetectionViews((deconvolved(image, length), deconvolved(image, shorter), image))
+        return DetectionViews((deconvolved(image, length), deconvolved(image, shorter)))
     if score > PERHAPS_SMEARED_ABOVE:
         return DetectionViews((image, deconvolved(image, smear_length(image))))
     focus, radius = _defocus_of(*correlations)

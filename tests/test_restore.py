@@ -43,10 +43,9 @@ def test_a_horizontal_smear_is_measured_and_deconvolved(text_photo, length):
     assert measured in (length - 2, length - 1, length)
     views = restore.detection_views(blurred)
     assert views.keep_weak  # a zoom does not sharpen a smear
-    restored, second_look, as_it_is = views.looks
+    restored, second_look = views.looks
     assert restored.shape == blurred.shape and restored.dtype == np.uint8
     assert np.array_equal(restored, restore.deconvolved(blurred, measured))
-    assert as_it_is is blurred  # a light smear measured too long rings into garble: also looked at as it is
     # the second look: deconvolved SECOND_LOOK_SHORTER px shorter, so another image
     shorter = restore.deconvolved(blurred, measured - restore.SECOND_LOOK_SHORTER)
     assert np.array_equal(second_look, shorter) and not np.array_equal(second_look, restored)

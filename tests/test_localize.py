@@ -414,16 +414,45 @@ def test_both_fine_tuned_readers_read_the_same_cuts_each_candidate_taking_its_ow
     assert second_found.readings == ("AB123", *(f"S{i}" for i in next_ones), *(f"R{i}" for i in next_ones))
 
 
-@pytest.mark.parametrize("lamps, kept", [(False, True), (True, False)])
+@pytest.mark.parametrize("lamps, kept", [(False, [True, True]), (True, [False])])
 def test_a_dark_photo_keeps_its_weak_boxes_unless_lamps_light_it(monkeypatch, lamps, kept):
     """At night a zoom finds a small plate no better; the weak boxes are kept, as in a smeared
-    photo. A night scene with headlights or lamps (2 % of it bright) is not taken as dark."""
+    photo, and the photo is detected lit as well. A night scene with headlights or lamps (2 % of
+    it bright) is not taken as dark."""
     photo = (np.random.default_rng(3).integers(0, 255, (360, 640, 3)) * 0.2).astype(np.uint8)  # at most 50
     if lamps:
         photo[:48, :100] = 255
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     _, weak_kept, _ = _localized_as_it_is(monkeypatch, photo, quad)
-    assert weak_kept == [kept]
+    assert weak_kept == kept
+
+
+def test_a_dark_photo_is_also_detected_lit_and_what_only_that_finds_is_cut_as_it_is(monkeypatch):
+    """Faint text answers the detector weakly: a dark photo is detected a second time with its
+    levels stretched (lit), on the same full canvas; a line only the lit photo shows becomes a
+    candidate cut from the photo as it is (a dark crop is read lit anyway)."""
+    photo = (np.random.default_rng(3).integers(0, 255, (360, 640, 3)) * 0.2).astype(np.uint8)  # at most 50
+    quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
+    only_lit = np.float32([[40, 200], [160, 200], [160, 240], [40, 240]])
+    monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((image,)))
+    asked = []
+
+    def detect_photo(image, max_side, *thresholds, keep_weak=False):
+        asked.append((image, max_side, keep_weak))
+        return [quad] if image is photo else [quad + 1, only_lit]
+
+    monkeypatch.setattr(loc, "_detect_photo", detect_photo)
+    monkeypatch.setattr(loc, "_recognize", lambda gray, quads: [("AB123", 0.9)] * len(quads))
+    monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
+    monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (_FakeSmearedTextReader(),))
+
+    candidates = loc.localize(photo)
+    (first, first_side, _), (second, second_side, second_weak) = asked
+    assert first is photo and np.array_equal(second, loc.lit(photo)) and second.max() > 4 * photo.max()
+    assert first_side == second_side == loc.DEFAULT_MAX_SIDE and second_weak
+    assert sorted(c.box for c in candidates) == [(40, 200, 120, 40), (300, 100, 120, 40)]  # the near-duplicate dropped
+    [from_lit] = [c for c in candidates if c.box[0] == 40]
+    assert np.array_equal(from_lit.crop, loc.rectify(photo, only_lit))
 
 
 def test_a_candidate_is_also_read_cut_tighter_and_wider(monkeypatch):
@@ -462,14 +491,15 @@ def test_a_photo_without_candidates_is_detected_again_with_lower_thresholds(monk
     monkeypatch.setattr(loc, "_candidates", lambda image, quads: [plate] if quads else [])
     monkeypatch.setattr(loc, "_read_again", lambda image, candidate: candidate)
     monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (_FakeSmearedTextReader(),))
-    kept = loc.localize(np.zeros((720, 1280, 3), np.uint8))
+    photo = np.full((720, 1280, 3), 128, np.uint8)  # not dark: detected once as it is
+    kept = loc.localize(photo)
     assert [c.box for c in kept] == [plate.box]
     first = (loc.TEXT_THRESHOLD, loc.LOW_TEXT)
     assert asked == ([first] if found_at_first else [first, loc.NOTHING_FOUND_THRESHOLDS])
     assert loc.NOTHING_FOUND_THRESHOLDS < first
 
     asked.clear()  # a video frame is not detected twice
-    kept = loc.localize(np.zeros((720, 1280, 3), np.uint8), detect_again_if_empty=False)
+    kept = loc.localize(photo, detect_again_if_empty=False)
     assert [c.box for c in kept] == ([plate.box] if found_at_first else [])
     assert asked == [first]
 

@@ -710,9 +710,9 @@ def localize(
     one measured; a photo perhaps smeared is detected as it is and deconvolved, and cut and
     read as it is; a photo out of focus is detected deconvolved at two radii and as it is, and
     cut and read at the radius measured; a photo smeared, perhaps so, out of focus or dark
-    keeps its weak boxes, and a dark one is detected lit as well. Every candidate is also read by both recognizers fine-tuned on degraded
-    text (smeared_text.py), smeared photo or not, cut from each view the
-    detector looked at, and its own crop inverted. A candidate whose line is turned
+    keeps its weak boxes, and a dark one is detected lit as well. Every candidate is also read
+    by both recognizers fine-tuned on degraded text (smeared_text.py), smeared photo or not,
+    cut from each view the detector looked at, and its own crop inverted. A candidate whose line is turned
     (TURNED_DEGREES) is also cut and read with its sides kept vertical.
     """
     views = detection_views(image)

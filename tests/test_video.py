@@ -80,7 +80,7 @@ def test_an_empty_video_frame_is_detected_once_where_an_empty_photo_is_detected_
     from platesearch import localize as loc
     from platesearch.ingest import Job, Preparer
 
-    blank = np.full((240, 320, 3), 90, np.uint8)
+    blank = np.full((240, 320, 3), 160, np.uint8)  # not dark: a dark photo is detected lit too
     cv2.imwrite(str(tmp_path / "empty.png"), blank)
     writer = cv2.VideoWriter(str(tmp_path / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
     for _ in range(10):

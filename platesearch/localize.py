@@ -712,8 +712,8 @@ def localize(
     cut and read at the radius measured; a photo smeared, perhaps so, out of focus or dark
     keeps its weak boxes, and a dark one is detected lit as well. Every candidate is also read
     by both recognizers fine-tuned on degraded text (smeared_text.py), smeared photo or not,
-    cut from each view the detector looked at, and its own crop inverted. A candidate whose line is turned
-    (TURNED_DEGREES) is also cut and read with its sides kept vertical.
+    cut from each view the detector looked at, and its own crop inverted. A candidate whose
+    line is turned (TURNED_DEGREES) is also cut and read with its sides kept vertical.
     """
     views = detection_views(image)
     photo, *second_looks = views.looks

@@ -18,23 +18,30 @@ from platesearch.binarize import to_gray
 # photo whose derivative autocorrelation at BLUR_LAG pixels is higher along x than along y by
 # more than BLUR_ABOVE is taken as smeared (0.13-0.69 in us-on-cars-1280-blur, where the rule
 # was made; at most 0.23 on any sharp photo of the other visible sets; 0.30-0.40 on 2, 2 and 1
-# photos of the three defocused sets, made later, which it takes for smeared). Its
-# smear length is read where the horizontal autocorrelation first stops falling from MIN_BLUR on
-# (its lowest lag up to MAX_BLUR where it never does), less one (a pure box smear of L pixels is
-# taken as L - 1; the lowest lag alone overshot rotated, defocused smears), and it is
-# deconvolved with a Wiener filter of that horizontal box (noise-to-signal WIENER_NOISE) before
-# everything else: detecting, cutting and reading it so found 27 and read 8 of the set's first
-# 40 plates, where the photos as they are gave 16 and 4 (RESULTS.md §0, "Smeared photos
-# deconvolved"). The length is read from the photo's most textured TEXTURE_TILE-px tiles only
-# (their TEXTURED_SHARE): a soft background, already blurred in every direction, drew the
-# whole photo's autocorrelation out to 13-14 px. Within 1 px of the length drawn: 0.779 ->
-# 0.885 of us-on-cars-1280-blur's photos (where tile and share were chosen), 0.752 -> 0.853 of
-# the second blurred set's. Plates found 0.767 -> 0.800, 0.800 -> 0.833 and 0.708 -> 0.729 on
-# the third, made after it; default top-1 0.655 -> 0.714, 0.742 -> 0.733 and 0.625 -> 0.646
-# (RESULTS.md §0, "The smear length read where the photo has texture").
+# photos of the three defocused sets, made later, which it takes for smeared). It is
+# deconvolved with a Wiener filter of a horizontal box of its smear length (noise-to-signal
+# WIENER_NOISE) before everything else: detecting, cutting and reading it so found 27 and read 8
+# of the set's first 40 plates, where the photos as they are gave 16 and 4 (RESULTS.md §0,
+# "Smeared photos deconvolved"). The length is read from the photo's most textured
+# TEXTURE_TILE-px tiles only (their TEXTURED_SHARE): a soft background, already blurred in every
+# direction, drew the whole photo's autocorrelation out to 13-14 px. Within 1 px of the length
+# drawn: 0.779 -> 0.885 of us-on-cars-1280-blur's photos (where tile and share were chosen),
+# 0.752 -> 0.853 of the second blurred set's; default top-1 0.655 -> 0.714, 0.742 -> 0.733 and
+# 0.625 -> 0.646 on the three blurred sets (RESULTS.md §0, "The smear length read where the
+# photo has texture"). The length is where the tiles' horizontal autocorrelation levels off:
+# the first lag from MIN_BLUR on within PLATEAU_WITHIN of its fall to its first minimum (the
+# first lag where it stops falling; its lowest lag up to MAX_BLUR where it never does). A
+# rotated, slightly defocused smear falls steadily to about its length, then often creeps down
+# a shallow tail to a minimum a few pixels further out: the minimum less one, as read before,
+# took 21 of the first blurred and first lightly blurred sets' 168 photos taken or perhaps
+# smeared 2 px or more too long, the level 13 (within 1 px: 0.851 -> 0.887 there, where
+# PLATEAU_WITHIN was chosen, 0.819 -> 0.890 on the second and third sets). Default top-1 on the
+# six blurred sets +13 / -3 queries of 670 (RESULTS.md §0, "The smear length read where its fall
+# levels off").
 BLUR_LAG = 3
 BLUR_ABOVE = 0.25
 MIN_BLUR, MAX_BLUR = 3, 15
+PLATEAU_WITHIN = 0.05
 WIENER_NOISE = 0.02
 # The detector finds a smeared plate in one deconvolution and not in another a pixel or two
 # apart, and the drawn length is no better (deconvolved at it less one, 23 of the first 40
@@ -129,7 +136,7 @@ def _textured_tiles(image: np.ndarray) -> np.ndarray:
 def smear_length(image: np.ndarray) -> int:
     """A smeared photo's horizontal smear in pixels, read from its most textured tiles."""
     along_x = _derivative_autocorrelation(_textured_tiles(image).reshape(-1, TEXTURE_TILE))
-    return max(MIN_BLUR, _first_minimum(along_x) - 1)
+    return max(MIN_BLUR, _plateau_start(along_x))
 
 
 def _defocus_of(along_x: np.ndarray, along_y: np.ndarray) -> tuple[float, float]:
@@ -146,6 +153,14 @@ def motion_blur_length(image: np.ndarray) -> int | None:
     """The horizontal smear of a photo in pixels, or None when it is not smeared (BLUR_ABOVE)."""
     correlations = _autocorrelations(image)
     return smear_length(image) if correlations is not None and _smear_score(*correlations) > BLUR_ABOVE else None
+
+
+def _plateau_start(autocorrelation: np.ndarray) -> int:
+    """The first lag from MIN_BLUR on where the autocorrelation has come within PLATEAU_WITHIN
+    of its fall (from lag 0) to its first minimum."""
+    lowest = autocorrelation[_first_minimum(autocorrelation)]
+    close = lowest + PLATEAU_WITHIN * (autocorrelation[0] - lowest)
+    return MIN_BLUR + int(np.flatnonzero(autocorrelation[MIN_BLUR:] <= close)[0])
 
 
 def _first_minimum(autocorrelation: np.ndarray) -> int:

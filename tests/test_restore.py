@@ -74,6 +74,17 @@ def test_the_smear_length_is_where_the_autocorrelation_first_stops_falling():
     assert restore._first_minimum(np.linspace(1.0, -1.0, restore.MAX_BLUR + 1)) == restore.MAX_BLUR  # never stops
 
 
+def test_the_smear_length_is_where_the_fall_to_the_first_minimum_levels_off():
+    # a smear 10 px long: a steady fall to lag 9, then a shallow tail to a first minimum at 13
+    curve = np.array(
+        [1.0, 0.84, 0.71, 0.57, 0.43, 0.28, 0.14, -0.01, -0.11, -0.2, -0.23, -0.25, -0.27, -0.28, -0.27, -0.26]
+    )
+    assert restore._first_minimum(curve) == 13
+    assert restore._plateau_start(curve) == 10  # the first lag within 5 % of the fall (-0.216)
+    steady = np.linspace(1.0, -1.0, restore.MAX_BLUR + 1)  # never levels off: its lowest lag
+    assert restore._plateau_start(steady) == restore.MAX_BLUR
+
+
 @pytest.mark.parametrize("length", [7, 9])
 def test_the_smear_length_is_read_from_the_text_not_from_a_soft_background(length):
     rng = np.random.default_rng(0)

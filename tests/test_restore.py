@@ -65,7 +65,7 @@ def test_a_photo_too_small_to_measure_passes_through():
     assert view is tiny
 
 
-def test_the_smear_length_is_where_the_autocorrelation_first_stops_falling():
+def test_the_first_minimum_is_where_the_autocorrelation_first_stops_falling():
     # a rotated, defocused smear: a shallow first minimum at lag 6, a lower tail further out
     curve = np.array(
         [1.0, 0.7, 0.5, 0.3, 0.1, -0.05, -0.08, -0.07, -0.08, -0.1, -0.11, -0.12, -0.12, -0.13, -0.14, -0.1]

@@ -136,7 +136,7 @@ def _textured_tiles(image: np.ndarray) -> np.ndarray:
 def smear_length(image: np.ndarray) -> int:
     """A smeared photo's horizontal smear in pixels, read from its most textured tiles."""
     along_x = _derivative_autocorrelation(_textured_tiles(image).reshape(-1, TEXTURE_TILE))
-    return max(MIN_BLUR, _plateau_start(along_x))
+    return _plateau_start(along_x)  # MIN_BLUR at least
 
 
 def _defocus_of(along_x: np.ndarray, along_y: np.ndarray) -> tuple[float, float]:

@@ -414,12 +414,17 @@ def test_both_fine_tuned_readers_read_the_same_cuts_each_candidate_taking_its_ow
     assert second_found.readings == ("AB123", *(f"S{i}" for i in next_ones), *(f"R{i}" for i in next_ones))
 
 
+def _dark_photo() -> np.ndarray:
+    """Noise at most 50 gray levels bright: a photo taken in the dark."""
+    return (np.random.default_rng(3).integers(0, 255, (360, 640, 3)) * 0.2).astype(np.uint8)
+
+
 @pytest.mark.parametrize("lamps, kept", [(False, [True, True]), (True, [False])])
 def test_a_dark_photo_keeps_its_weak_boxes_unless_lamps_light_it(monkeypatch, lamps, kept):
     """At night a zoom finds a small plate no better; the weak boxes are kept, as in a smeared
     photo, and the photo is detected lit as well. A night scene with headlights or lamps (2 % of
     it bright) is not taken as dark."""
-    photo = (np.random.default_rng(3).integers(0, 255, (360, 640, 3)) * 0.2).astype(np.uint8)  # at most 50
+    photo = _dark_photo()
     if lamps:
         photo[:48, :100] = 255
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
@@ -431,7 +436,7 @@ def test_a_dark_photo_is_also_detected_lit_and_what_only_that_finds_is_cut_as_it
     """Faint text answers the detector weakly: a dark photo is detected a second time with its
     levels stretched (lit), on the same full canvas; a line only the lit photo shows becomes a
     candidate cut from the photo as it is (a dark crop is read lit anyway)."""
-    photo = (np.random.default_rng(3).integers(0, 255, (360, 640, 3)) * 0.2).astype(np.uint8)  # at most 50
+    photo = _dark_photo()
     quad = np.float32([[300, 100], [420, 100], [420, 140], [300, 140]])
     only_lit = np.float32([[40, 200], [160, 200], [160, 240], [40, 240]])
     monkeypatch.setattr(loc, "detection_views", lambda image: DetectionViews((image,)))

@@ -92,6 +92,10 @@ READ_MIN_HEIGHT = 64
 # binarized plate is also read cut at these margins (eu-in-1920's labelled plates, read with
 # and without them: exact readings 13 -> 19 of 40, 5 -> 9 of the 22 lower than 20 pixels).
 FRAMING_MARGINS = ((0.02, 0.05), (0.12, 0.3))
+# The fine-tuned readers also read the detected box itself, with no margin: one framing more for
+# a blurred plate (us-on-cars-1280-mild-blur-3 0.896 -> 0.917, five other blurred or defocused
+# sets unchanged, about 1 % more indexing time; RESULTS.md §0, "Each candidate also read cut tight").
+TIGHT_CUT = (0.0, 0.0)
 # A crop whose light stays under this (its 99th-percentile gray level: an unlit plate at night)
 # is read with its levels stretched to the full range (1st..99th percentile to 0..255): the
 # recognizer reads dark, flat text poorly. Labelled plates this dark read exactly, as they are
@@ -850,13 +854,14 @@ def _next_of_each(reads: list[Iterator[str]], count: int) -> list[str]:
 
 def _fine_tuned_cuts(photo: np.ndarray, second_looks: list[np.ndarray], candidate: Candidate) -> list[np.ndarray]:
     """What the fine-tuned recognizer reads of one candidate, in order: its crop, the crop cut at
-    each of FRAMING_MARGINS, the same three cuts from each second look, its crop inverted, then
-    for a turned line its level-sided cut (all lit when dark)."""
+    each of FRAMING_MARGINS and at TIGHT_CUT, the first three cuts from each second look, its
+    crop inverted, then for a turned line its level-sided cut (all lit when dark)."""
     own = lit(candidate.crop)  # the first view's cut at CROP_MARGIN: not cut again
     level_sided_cut = _level_sided_cut(photo, candidate.quad)
     return [
         own,
         *(lit(rectify(photo, candidate.quad, m)) for m in FRAMING_MARGINS),
+        lit(rectify(photo, candidate.quad, TIGHT_CUT)),
         *(lit(rectify(look, candidate.quad, m)) for look in second_looks for m in (CROP_MARGIN, *FRAMING_MARGINS)),
         255 - own,
         *([] if level_sided_cut is None else [lit(level_sided_cut)]),

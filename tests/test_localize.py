@@ -270,20 +270,22 @@ def test_a_smeared_photo_is_detected_twice_and_cut_and_read_deconvolved(monkeypa
     assert np.array_equal(candidates[0].crop, loc.rectify(deconvolved, quad))
     assert np.array_equal(candidates[1].crop, loc.rectify(deconvolved, only_second))
     # the smeared-text recognizer reads each candidate cut from both deconvolutions, as found and
-    # at both framings, then its own crop inverted, beside the readings it had
+    # at both framings (the first also cut tight), then its own crop inverted, beside its readings
     margins = (loc.CROP_MARGIN, *loc.FRAMING_MARGINS)
     expected = [
         cut
         for c in found_in_order
         for cut in (
-            *(loc.lit(loc.rectify(view, c.quad, m)) for view in views for m in margins),
+            *(loc.lit(loc.rectify(deconvolved, c.quad, m)) for m in (*margins, loc.TIGHT_CUT)),
+            *(loc.lit(loc.rectify(second_look, c.quad, m)) for m in margins),
             255 - loc.lit(c.crop),
         )
     ]
-    assert len(smeared_reader.crops) == len(expected) == 2 * (2 * 3 + 1)
+    assert len(smeared_reader.crops) == len(expected) == 2 * (4 + 3 + 1)
     assert all(np.array_equal(read, cut) for read, cut in zip(smeared_reader.crops, expected, strict=True))
-    assert not np.array_equal(expected[0], expected[3])  # the two deconvolutions give two cuts
-    assert np.array_equal(expected[6], 255 - expected[0])  # the crop inverted: light text turns dark
+    assert not np.array_equal(expected[0], expected[4])  # the two deconvolutions give two cuts
+    assert expected[3].shape[0] < expected[0].shape[0]  # the tight cut: no margin
+    assert np.array_equal(expected[7], 255 - expected[0])  # the crop inverted: light text turns dark
     assert candidates[0].readings == ("AB123", "AB1234")
 
 
@@ -313,8 +315,8 @@ def test_a_photo_out_of_focus_is_detected_three_times_its_weak_boxes_kept(monkey
     ] == [(True, loc.DEFAULT_MAX_SIDE, True), (True, second_canvas, True), (True, second_canvas, True)]
     assert np.array_equal(candidate.crop, loc.rectify(refocused, quad))  # cut from the first
     per_view = 1 + len(loc.FRAMING_MARGINS)
-    assert len(smeared_reader.crops) == 3 * per_view + 1  # and the crop inverted
-    assert np.array_equal(smeared_reader.crops[2 * per_view], loc.lit(loc.rectify(photo, quad)))  # as it is
+    assert len(smeared_reader.crops) == 3 * per_view + 1 + 1  # the first also cut tight; the crop inverted
+    assert np.array_equal(smeared_reader.crops[2 * per_view + 1], loc.lit(loc.rectify(photo, quad)))  # as it is
 
 
 def _localized_as_it_is(monkeypatch, photo: np.ndarray, quad: np.ndarray):
@@ -339,10 +341,11 @@ def test_a_sharp_photo_is_read_by_the_fine_tuned_recognizer_as_it_is_and_inverte
     [candidate], weak_kept, read_crops = _localized_as_it_is(monkeypatch, photo, quad)
     assert weak_kept == [False]
     assert candidate.readings == ("AB123", "AB1234")
-    assert len(read_crops) == 1 + len(loc.FRAMING_MARGINS) + 1
+    assert len(read_crops) == 1 + len(loc.FRAMING_MARGINS) + 1 + 1
     assert np.array_equal(read_crops[0], loc.lit(loc.rectify(photo, quad)))
     assert np.array_equal(read_crops[2], loc.lit(loc.rectify(photo, quad, loc.FRAMING_MARGINS[1])))
-    assert np.array_equal(read_crops[3], 255 - read_crops[0])  # its own crop inverted, last
+    assert np.array_equal(read_crops[3], loc.lit(loc.rectify(photo, quad, loc.TIGHT_CUT)))
+    assert np.array_equal(read_crops[4], 255 - read_crops[0])  # its own crop inverted, last
 
 
 def test_a_turned_candidate_is_also_read_cut_with_vertical_sides(monkeypatch):
@@ -351,7 +354,7 @@ def test_a_turned_candidate_is_also_read_cut_with_vertical_sides(monkeypatch):
     photo = np.random.default_rng(3).integers(0, 255, (600, 600, 3), dtype=np.uint8)
     quad = loc.upright(_turned_box(30))
     [candidate], _, read_crops = _localized_as_it_is(monkeypatch, photo, quad)
-    assert len(read_crops) == 1 + len(loc.FRAMING_MARGINS) + 2
+    assert len(read_crops) == 1 + len(loc.FRAMING_MARGINS) + 1 + 2
     assert np.array_equal(read_crops[-1], loc.lit(loc.rectify(photo, loc.level_sided(quad))))
     read_by_easyocr = []
     monkeypatch.setattr(
@@ -375,7 +378,7 @@ def test_what_only_the_inverted_crop_reads_is_a_reading_too(monkeypatch):
 
     class OnlyInvertedReads(_FakeSmearedTextReader):
         def read(self, crops):
-            return ["", "", "", "HAVFUN"]  # the cut, both framings, then the crop inverted
+            return ["", "", "", "", "HAVFUN"]  # the cut, both framings, tight, then the crop inverted
 
     monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (OnlyInvertedReads(),))
     [candidate] = loc.localize(photo)
@@ -406,7 +409,7 @@ def test_both_fine_tuned_readers_read_the_same_cuts_each_candidate_taking_its_ow
     monkeypatch.setattr(loc, "fine_tuned_readers", lambda: (first, second))
 
     first_found, second_found = loc.localize(photo)
-    per_candidate = 1 + len(loc.FRAMING_MARGINS) + 1  # the crop, its framings, inverted
+    per_candidate = 1 + len(loc.FRAMING_MARGINS) + 1 + 1  # the crop, its framings, tight, inverted
     assert len(first.crops) == len(second.crops) == 2 * per_candidate
     assert all(np.array_equal(a, b) for a, b in zip(first.crops, second.crops, strict=True))
     own, next_ones = range(per_candidate), range(per_candidate, 2 * per_candidate)

@@ -860,8 +860,7 @@ def _fine_tuned_cuts(photo: np.ndarray, second_looks: list[np.ndarray], candidat
     level_sided_cut = _level_sided_cut(photo, candidate.quad)
     return [
         own,
-        *(lit(rectify(photo, candidate.quad, m)) for m in FRAMING_MARGINS),
-        lit(rectify(photo, candidate.quad, TIGHT_CUT)),
+        *(lit(rectify(photo, candidate.quad, m)) for m in (*FRAMING_MARGINS, TIGHT_CUT)),
         *(lit(rectify(look, candidate.quad, m)) for look in second_looks for m in (CROP_MARGIN, *FRAMING_MARGINS)),
         255 - own,
         *([] if level_sided_cut is None else [lit(level_sided_cut)]),
